@@ -1,0 +1,38 @@
+"""Simulator-only routes under /_simulator/: counters and run-time settings.
+
+They are not part of the service's contract: tests and demos use them to
+prove what a client did and to switch faults on and off while running.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .keys import RUNNER, STATE
+
+
+async def stats(request: web.Request) -> web.Response:
+    """GET /_simulator/stats"""
+    return web.json_response(request.app[STATE].snapshot())
+
+
+async def get_config(request: web.Request) -> web.Response:
+    """GET /_simulator/config: the settings, API key redacted."""
+    return web.json_response(request.app[STATE].config.public_dict())
+
+
+async def set_config(request: web.Request) -> web.Response:
+    """POST /_simulator/config with ``{"error_rate": 0.5, ...}``: change settings now."""
+    try:
+        changes = await request.json()
+    except ValueError:
+        changes = None
+    if not isinstance(changes, dict):
+        return web.json_response({"error": "expected a JSON object of settings"}, status=400)
+    state = request.app[STATE]
+    try:
+        config = state.configure(changes)
+    except (TypeError, ValueError) as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    request.app[RUNNER].pump()  # a higher concurrency frees queued tasks at once
+    return web.json_response(config.public_dict())

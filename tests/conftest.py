@@ -1,0 +1,51 @@
+"""Shared fixtures: a real simulator on 127.0.0.1 and small images."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from kontext_widgets.simulator import SimulatorConfig, SimulatorServer
+
+MakeSimulator = Callable[..., SimulatorServer]
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[MakeSimulator]:
+    """Start simulators with the given config; each is stopped after the test."""
+    started: list[SimulatorServer] = []
+
+    def make(**config: Any) -> SimulatorServer:
+        config.setdefault("latency_s", 0.2)
+        config.setdefault("output_long_side", 256)
+        config.setdefault("allow_remote_fetch", False)  # hermetic: no DNS, no internet
+        server = SimulatorServer(SimulatorConfig(**config))
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def simulator(make_simulator: MakeSimulator) -> SimulatorServer:
+    return make_simulator()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see a developer's real key or base URL."""
+    monkeypatch.delenv("WAVESPEED_API_KEY", raising=False)
+    monkeypatch.delenv("WAVESPEED_BASE_URL", raising=False)
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
