@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -49,6 +50,10 @@ class Progress:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "prediction"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,12 +142,10 @@ async def _generate(args: argparse.Namespace, out: TextIO) -> int:
             print(f"{label}: FAILED: {result}", file=out)
             continue
         for n, image in enumerate(result.images):
-            seed_part = (
-                f"seed{result.request.seed}"
-                if result.request and result.request.seed is not None
-                else "seedrandom"
-            )
-            stem = f"{result.id}_{seed_part}" + (f"_{n}" if n else "")
+            seed = result.request.seed if result.request else None
+            # The id comes from the network: keep only characters safe in a file name.
+            stem = f"{_safe(result.id)}_seed{'random' if seed is None else seed}"
+            stem += f"_{n}" if n else ""
             path = image.save(args.out / f"{stem}.png")
             sidecar = {
                 "id": result.id,

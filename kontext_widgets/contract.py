@@ -47,7 +47,11 @@ REQUEST_FIELDS: Final = frozenset(
 
 
 class Status(str, Enum):
-    """``data.status`` of a prediction."""
+    """``data.status`` of a prediction.
+
+    >>> Status("completed").finished, Status.PROCESSING.finished
+    (True, False)
+    """
 
     CREATED = "created"
     PROCESSING = "processing"
@@ -60,7 +64,11 @@ class Status(str, Enum):
 
 
 class Code(IntEnum):
-    """Envelope ``code`` values and task ``data.code`` values from the contract."""
+    """Envelope ``code`` values and task ``data.code`` values from the contract.
+
+    >>> Code(5003).user_retryable, Code.MEDIA_UNREACHABLE.user_retryable
+    (True, False)
+    """
 
     OK = 0
     SUCCESS = 200

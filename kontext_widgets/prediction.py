@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class OutputImage:
-    """One downloaded output: its bytes, where they came from, and their hash."""
+    """One downloaded output: its bytes, where they came from, and their hash.
+
+    >>> import io; from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("RGB", (4, 3)).save(buf, format="PNG")
+    >>> OutputImage(url="http://127.0.0.1/o.png", data=buf.getvalue()).to_pil().size
+    (4, 3)
+    """
 
     url: str
     data: bytes = field(repr=False)

@@ -178,9 +178,9 @@ class KontextRequest:
                 else:
                     images.append(got)
         if problems:
-            # Report the scalar fields too, so one error lists everything wrong.
+            # Report the scalar fields too, so one error lists everything wrong, in form order.
             problems += _scalar_problems(fields)
-            raise InvalidRequestError(problems)
+            raise InvalidRequestError(sorted(problems, key=_form_order))
         known = {k: v for k, v in fields.items() if k != "images"}
         return cls(images=tuple(images), **known)
 
@@ -233,6 +233,14 @@ class KontextRequest:
             "guidance_scale": self.guidance_scale,
             "aspect_ratio": self.aspect_ratio,
         }
+
+
+_ORDER = ("prompt", "images", "seed", "guidance_scale", "aspect_ratio", "enable_sync_mode")
+
+
+def _form_order(problem: Problem) -> int:
+    base = problem.field.split("[", 1)[0]
+    return _ORDER.index(base) if base in _ORDER else len(_ORDER)
 
 
 def _scalar_problems(fields: Mapping[str, Any]) -> list[Problem]:

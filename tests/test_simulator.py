@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import doctest
 import hashlib
 import hmac
-import importlib
 import io
 import json
 import os
@@ -1149,30 +1147,3 @@ def test_cli_refuses_a_public_host() -> None:
     assert process.returncode == 2
     assert out == ""
     assert "loopback" in err
-
-
-# docs --------------------------------------------------------------------------
-
-SIMULATOR_MODULES = [
-    "",
-    "config",
-    "directives",
-    "render",
-    "storage",
-    "faults",
-    "envelope",
-    "fetch",
-    "webhooks",
-    "api",
-    "media",
-    "app",
-    "server",
-]
-
-
-@pytest.mark.parametrize("name", SIMULATOR_MODULES)
-def test_docstring_examples_run(name: str) -> None:
-    module = importlib.import_module(".".join(filter(None, ["kontext_widgets.simulator", name])))
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
