@@ -6,6 +6,8 @@ Without ``WAVESPEED_API_KEY`` everything runs against an offline simulator
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import samples
 from ._version import __version__
 from .client import Client, Timeouts
@@ -31,6 +33,11 @@ from .polling import PollPolicy
 from .prediction import OutputImage, Prediction
 from .request import KontextRequest
 from .retry import RetryPolicy
+from .store import Store
+from .sweeps import SweepResult, sweep
+
+if TYPE_CHECKING:
+    from .widget import KontextWidget
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -42,6 +49,7 @@ __all__ = [
     "InvalidRequestError",
     "KontextError",
     "KontextRequest",
+    "KontextWidget",
     "OutputImage",
     "ParameterRejectedError",
     "PollPolicy",
@@ -55,10 +63,24 @@ __all__ = [
     "ServerError",
     "ServiceError",
     "Status",
+    "Store",
     "SubmitOutcomeUnknownError",
+    "SweepResult",
     "TaskFailedError",
     "Timeouts",
     "__version__",
     "samples",
     "show",
+    "sweep",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The widget needs the built front end (kontext_widgets/static/); importing it lazily keeps
+    # the client, the simulator and the command line usable from a checkout that has not built
+    # it, and `from kontext_widgets import KontextWidget` then says how to build it.
+    if name == "KontextWidget":
+        from .widget import KontextWidget
+
+        return KontextWidget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from . import cli_sweep
 from .client import Client
 from .contract import ASPECT_RATIOS, GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD
 from .errors import InvalidRequestError, KontextError
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "WAVESPEED_API_KEY an offline simulator answers and outputs are SIMULATED.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    cli_sweep.add_parser(sub)
     gen = sub.add_parser("generate", help="run one edit per seed and save the outputs")
     gen.add_argument("--prompt", required=True, help="the edit instruction")
     gen.add_argument(
@@ -163,12 +165,14 @@ async def _generate(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kontext-widgets`` command."""
     args = _parser().parse_args(argv)
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         print(
             f"--concurrency: {args.concurrency} is not allowed; expected 1 or more", file=sys.stderr
         )
         return 2
     try:
+        if args.command == "sweep":
+            return cli_sweep.run(args, sys.stdout)
         return asyncio.run(_generate(args, sys.stdout))
     except InvalidRequestError as exc:
         print(f"error: nothing was sent: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ import aiohttp
 from ._version import __version__
 from .contract import (
     BALANCE_PATH,
+    LIST_PATH,
     MAX_UPLOAD_BYTES,
     RESULT_PATH,
     SUBMIT_PATH,
@@ -160,6 +161,16 @@ class Client:
         """True when the answers come from the offline simulator, not the real model."""
         return self._endpoint.simulated or self._seen_simulator_header
 
+    @property
+    def has_key(self) -> bool:
+        """True when an API key is configured (the key itself is never exposed)."""
+        return bool(self._endpoint.api_key)
+
+    @property
+    def scope(self) -> str:
+        """Which service answers, for caches: the auto-started simulator, or the base URL."""
+        return "simulator" if self._endpoint.simulated else self.base_url
+
     def describe(self) -> str:
         """One line saying where requests go (never the key)."""
         return self._endpoint.describe()
@@ -242,7 +253,7 @@ class Client:
             _notify(on_update, submitted)
             prediction = submitted
             if not submitted.finished:
-                prediction = await self.wait(submitted.id, on_update=on_update, _known=submitted)
+                prediction = await self.wait(submitted.id, on_update=on_update, submitted=submitted)
         prediction = prediction.with_local(request=request, simulated=self.simulated)
         if prediction.status is Status.FAILED:
             if raise_on_failure:
@@ -313,16 +324,18 @@ class Client:
         *,
         timeout_s: float | None = None,
         on_update: OnUpdate | None = None,
-        _known: Prediction | None = None,
+        submitted: Prediction | None = None,
     ) -> Prediction:
         """Poll until the prediction completes or fails; resume a task by id this way.
 
+        Pass ``submitted`` (the answer of :meth:`submit`) when waiting right after a
+        submit: the wait then also teaches the poll schedule how long tasks take.
         Raises :class:`PredictionTimeoutError` (with the id) after ``timeout_s``
         (default ``timeouts.wait_s``). Cancelling the awaiting task stops polling at once.
         """
         limit = self.timeouts.wait_s if timeout_s is None else timeout_s
         started = time.monotonic()
-        last = _known
+        last = submitted
         last_delay = 0.0
         for delay in self.poll.delays(self.duration.value):
             remaining = limit - (time.monotonic() - started)
@@ -335,7 +348,7 @@ class Client:
                 _notify(on_update, current)
             last = current
             if current.finished:
-                if _known is not None:
+                if submitted is not None:
                     # The finish happened somewhere in the last interval: take its middle.
                     self.duration.observe(time.monotonic() - started - last_delay / 2)
                 return current.with_local(simulated=self.simulated)
@@ -444,6 +457,19 @@ class Client:
         pairs = zip(prediction.outputs, datas, strict=True)
         images = tuple(OutputImage(url=u, data=d) for u, d in pairs)
         return prediction.with_local(images=images)
+
+    async def list_predictions(self, page: int = 1, page_size: int = 100) -> list[Prediction]:
+        """The account's recent predictions, newest first (one page)."""
+        body = {"page": page, "page_size": page_size}
+        answer = await self._send("POST", LIST_PATH, kind="get", json_body=body)
+        if answer.status != 200:
+            raise self._error(answer, "list of predictions")
+        envelope = answer.json()
+        data = envelope.get("data") if isinstance(envelope, Mapping) else None
+        items = data.get("items") if isinstance(data, Mapping) else data
+        if not isinstance(items, list):
+            raise ProtocolError("list of predictions: answer has no list of items")
+        return [Prediction.from_data(item) for item in items if isinstance(item, Mapping)]
 
     async def balance(self) -> float:
         """The account's balance in US dollars."""

@@ -20,6 +20,7 @@ PREDICTION_PATH: Final = "/api/v3/predictions/{id}"
 UPLOAD_BINARY_PATH: Final = "/api/v3/media/upload/binary"
 UPLOAD_TICKET_PATH: Final = "/api/v3/media/uploads"
 BALANCE_PATH: Final = "/api/v3/balance"
+LIST_PATH: Final = "/api/v3/predictions"
 
 #: US dollars charged for one call (one output image).
 PRICE_PER_IMAGE_USD: Final = 0.04

@@ -20,6 +20,12 @@ traps (see DESIGN.md, "Known traps"):
   tile, so our labels use no spans.
 
 Full-size images are never embedded; each tile links to its output URL instead.
+
+The widget's rows (:func:`widget_row`) are the same tiles plus placeholders for
+predictions still queued, uploading or running (and for ones that failed or were
+cancelled without a prediction), each tile carrying an empty
+``<i class="kw-hook" data-kw-output="KEY">`` in its label where the front end
+puts the tile's buttons. :func:`strip_html` lays out a history strip.
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ import io
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from .contract import ASPECT_RATIOS, RANDOM_SEED, Status
 from .payload import is_http_url
@@ -42,7 +48,23 @@ from .prediction import Prediction
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["differing_fields", "differing_labels", "html_row", "show", "thumbnail_data_uri"]
+    from .request import KontextRequest
+
+__all__ = [
+    "Pending",
+    "RowOutput",
+    "StripItem",
+    "WidgetRow",
+    "differing_fields",
+    "differing_labels",
+    "html_row",
+    "output_key",
+    "show",
+    "show_strip",
+    "strip_html",
+    "thumbnail_data_uri",
+    "widget_row",
+]
 
 #: Long side of a thumbnail, in pixels, unless asked otherwise.
 THUMB_PX: Final = 256
@@ -123,7 +145,17 @@ def _check_px(name: str, px: object) -> int:
 # --------------------------------------------------------------------------- labels
 
 
-def differing_fields(predictions: Iterable[Prediction]) -> list[str]:
+class Labelled(Protocol):
+    """Anything a label can be made for: a :class:`Prediction` or a :class:`Pending` tile."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def request(self) -> KontextRequest | None: ...
+
+
+def differing_fields(predictions: Iterable[Labelled]) -> list[str]:
     """The request fields whose values differ across ``predictions``; ``["seed"]`` if none do.
 
     Fields come from :meth:`KontextRequest.describe` in :data:`LABEL_FIELDS` order;
@@ -134,7 +166,7 @@ def differing_fields(predictions: Iterable[Prediction]) -> list[str]:
     return fields or ["seed"]
 
 
-def differing_labels(predictions: Iterable[Prediction]) -> list[str]:
+def differing_labels(predictions: Iterable[Labelled]) -> list[str]:
     """One plain-text label per prediction, naming only what differs between them.
 
     Labels are not escaped (:func:`html_row` escapes them). A prediction that
@@ -158,7 +190,7 @@ def differing_labels(predictions: Iterable[Prediction]) -> list[str]:
     return [_label(p, fields) for p in preds]
 
 
-def _label(prediction: Prediction, fields: Sequence[str]) -> str:
+def _label(prediction: Labelled, fields: Sequence[str]) -> str:
     if prediction.request is None:
         return f"prediction {prediction.id}"
     described = prediction.request.describe()
@@ -232,7 +264,11 @@ class _Row:
             f"#{rid} .kw-simulated {{color: #fff; background: #b3261e; font-weight: 700;"
             " padding: 0 5px; border-radius: 3px; letter-spacing: 0.04em;}"
             f"#{rid} .kw-failed {{color: #b3261e; font-weight: 600;}}"
-            f"#{rid} .kw-label {{font-style: normal;}}"
+            f"#{rid} .kw-label, #{rid} .kw-hook {{font-style: normal;}}"
+            # ipyplot stretches every span in a tile over the whole tile (its zoom links);
+            # spans the front end adds next to a hook must stay where they are.
+            f'#{rid} div[class^="ipyplot-content-div-"] .kw-hook ~ * span'
+            " {position: static; width: auto; height: auto;}"
             f"#{rid} a {{color: var(--jp-content-link-color, #1a62c4);}}"
             f'#{rid} div[id^="ipyplot-imgs-container-div-"] {{display: flex; flex-wrap: wrap;'
             f" align-items: flex-start; overflow: visible; height: auto; {width}}}"
@@ -278,10 +314,7 @@ def _check_ready(predictions: Sequence[Prediction]) -> None:
 
 def _placeholder_uri(px: int, aspect_ratio: str | None = None) -> str:
     """A pale red tile with a cross, in the request's aspect ratio when known."""
-    w, h = px, px
-    if aspect_ratio and aspect_ratio in ASPECT_RATIOS:
-        rw, rh = (int(v) for v in aspect_ratio.split(":"))
-        w, h = (px, round(px * rh / rw)) if rw >= rh else (round(px * rw / rh), px)
+    w, h = _shape(px, aspect_ratio)
     cx, cy = w / 2, h / 2
     arm = min(w, h) / 8
     svg = (
@@ -347,7 +380,7 @@ def _build_row(
     )
 
 
-def _shared_fields(preds: Sequence[Prediction], differing: Sequence[str]) -> list[str]:
+def _shared_fields(preds: Sequence[Labelled], differing: Sequence[str]) -> list[str]:
     """What all the predictions have in common, for the row's heading."""
     requests = [p.request for p in preds if p.request is not None]
     if not requests:
@@ -363,13 +396,23 @@ def _shared_fields(preds: Sequence[Prediction], differing: Sequence[str]) -> lis
     return shared
 
 
-def _tiles_for(p: Prediction, label: str, px: int) -> list[_Tile]:
+def _tiles_for(
+    p: Prediction,
+    label: str,
+    px: int,
+    *,
+    hooks: bool = False,
+    thumbs: Mapping[str, str] | None = None,
+) -> list[_Tile]:
     sim = '<strong class="kw-simulated">SIMULATED</strong> · ' if p.simulated else ""
     sim_plain = "SIMULATED · " if p.simulated else ""
     tooltip = html.escape(_tooltip(p))
 
-    def label_html(suffix: str = "") -> str:
-        return f'<em class="kw-label" title="{tooltip}">{sim}{html.escape(label + suffix)}</em>'
+    def label_html(suffix: str = "", key: str | None = None) -> str:
+        hook = _hook(key) if hooks and key is not None else ""
+        return (
+            f'<em class="kw-label" title="{tooltip}">{sim}{html.escape(label + suffix)}</em>{hook}'
+        )
 
     if p.status is Status.FAILED:
         reason = p.error or "no reason given"
@@ -378,7 +421,7 @@ def _tiles_for(p: Prediction, label: str, px: int) -> list[_Tile]:
         return [
             _Tile(
                 src=_placeholder_uri(px, p.request.aspect_ratio if p.request else None),
-                label_html=label_html(),
+                label_html=label_html(key=p.id),
                 text_html=f'<strong class="kw-failed">FAILED:</strong> {html.escape(reason)}',
                 plain=f"{sim_plain}{label}: {p.id} FAILED: {reason}",
             )
@@ -389,8 +432,10 @@ def _tiles_for(p: Prediction, label: str, px: int) -> list[_Tile]:
         suffix = f" ({i + 1}/{count})" if count > 1 else ""
         notes: list[str] = []
         plain_notes: list[str] = []
+        key = output_key(p.id, i)
         try:
-            src = thumbnail_data_uri(image.data, px)
+            cached = thumbs.get(key) if thumbs is not None else None
+            src = cached or thumbnail_data_uri(image.data, px)
         except ValueError as exc:
             src = _placeholder_uri(px)
             notes.append(
@@ -409,7 +454,7 @@ def _tiles_for(p: Prediction, label: str, px: int) -> list[_Tile]:
         tiles.append(
             _Tile(
                 src=src,
-                label_html=label_html(suffix),
+                label_html=label_html(suffix, key),
                 text_html=" · ".join(notes) or None,
                 plain=" ".join([f"{sim_plain}{label}{suffix}: {p.id}", *plain_notes]),
             )
@@ -531,4 +576,292 @@ def show(
     grid = str(builder(**_ipyplot_args(row)))
     display(  # type: ignore[no-untyped-call]
         {"text/html": _wrap(row, grid), "text/plain": row.plain}, raw=True
+    )
+
+
+# --------------------------------------------------------------------------- widget rows
+
+#: What a tile of the widget's row shows.
+TileState = Literal["queued", "uploading", "running", "done", "failed", "cancelled"]
+_PENDING_TEXT: Final[Mapping[str, str]] = {
+    "queued": "queued",
+    "uploading": "uploading inputs…",
+    "running": "running…",
+    "cancelled": "cancelled",
+}
+
+
+def output_key(prediction_id: str, index: int) -> str:
+    """The stable key of output ``index`` of a prediction, as the widget and its tiles name it.
+
+    >>> output_key("a1b2", 0)
+    'a1b2:0'
+    """
+    return f"{prediction_id}:{index}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A tile with no output image (yet): queued, uploading, running, failed or cancelled.
+
+    ``id`` is the tile's key (the job's key in the widget); ``request`` gives it the
+    same label as the finished tiles beside it and its placeholder's shape.
+    """
+
+    id: str
+    state: TileState
+    request: KontextRequest | None = None
+    error: str = ""
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class RowOutput:
+    """One tile of a widget row: its key, its plain label and its state."""
+
+    key: str
+    label: str
+    state: TileState
+
+
+@dataclass(frozen=True)
+class WidgetRow:
+    """A widget row: escaped HTML, its heading as plain text, and its tiles in order."""
+
+    html: str
+    title: str
+    outputs: tuple[RowOutput, ...]
+
+
+def _hook(key: str) -> str:
+    # Empty on purpose: the front end fills it with the tile's buttons. Not a <span>: ipyplot's
+    # CSS stretches every span inside a tile over the whole tile.
+    return f'<i class="kw-hook" data-kw-output="{html.escape(key, quote=True)}"></i>'
+
+
+def _pending_uri(px: int, aspect_ratio: str | None, state: str) -> str:
+    """A grey tile (three dots while waiting, a bar when cancelled) in the request's shape."""
+    if state == "failed":
+        return _placeholder_uri(px, aspect_ratio)
+    w, h = _shape(px, aspect_ratio)
+    cx, cy = w / 2, h / 2
+    r = max(min(w, h) / 40, 2)
+    if state == "cancelled":
+        mark = (
+            f'<path d="M{cx - 4 * r:g} {cy:g}H{cx + 4 * r:g}" stroke="#8a8a8a"'
+            f' stroke-width="{r:g}" stroke-linecap="round"/>'
+        )
+    else:
+        mark = "".join(
+            f'<circle cx="{cx + dx * 3 * r:g}" cy="{cy:g}" r="{r:g}" fill="#8a8a8a"/>'
+            for dx in (-1, 0, 1)
+        )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"'
+        f' viewBox="0 0 {w} {h}"><rect width="{w}" height="{h}" fill="#e8e8e8"/>{mark}</svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+
+
+def _shape(px: int, aspect_ratio: str | None) -> tuple[int, int]:
+    if aspect_ratio and aspect_ratio in ASPECT_RATIOS:
+        rw, rh = (int(v) for v in aspect_ratio.split(":"))
+        return (px, round(px * rh / rw)) if rw >= rh else (round(px * rw / rh), px)
+    return px, px
+
+
+def _pending_tile(item: Pending, label: str, px: int) -> _Tile:
+    sim = '<strong class="kw-simulated">SIMULATED</strong> · ' if item.simulated else ""
+    sim_plain = "SIMULATED · " if item.simulated else ""
+    parts: list[str] = [item.state]
+    if item.request is not None:
+        described = item.request.describe()
+        parts += [_format_field(f, described.get(f), 10_000) for f in LABEL_FIELDS]
+    tooltip = html.escape("\n".join(parts))
+    label_html = (
+        f'<em class="kw-label" title="{tooltip}">{sim}{html.escape(label)}</em>{_hook(item.id)}'
+    )
+    if item.state == "failed":
+        reason = item.error or "no reason given"
+        text = f'<strong class="kw-failed">FAILED:</strong> {html.escape(reason)}'
+        plain = f"{sim_plain}{label}: FAILED: {reason}"
+    else:
+        text = html.escape(_PENDING_TEXT.get(item.state, item.state))
+        plain = f"{sim_plain}{label}: {_PENDING_TEXT.get(item.state, item.state)}"
+    ratio = item.request.aspect_ratio if item.request is not None else None
+    return _Tile(
+        src=_pending_uri(px, ratio, item.state), label_html=label_html, text_html=text, plain=plain
+    )
+
+
+def widget_row(
+    items: Sequence[Prediction | Pending],
+    *,
+    title: str | None = None,
+    thumb_px: int = THUMB_PX,
+    thumbs: Mapping[str, str] | None = None,
+) -> WidgetRow:
+    """One run of the widget as a row: finished outputs and placeholders, side by side.
+
+    Labels name what differs across all ``items`` (finished or not), so a tile keeps
+    its label when its result arrives. Each tile's label holds an empty
+    ``<i class="kw-hook" data-kw-output="KEY">``: ``KEY`` is :func:`output_key`
+    for an output, the prediction's id for a failed prediction and ``Pending.id``
+    for a placeholder. ``thumbs`` maps output keys to ready thumbnails (data URIs of
+    ``thumb_px``), so a row re-rendered as each result arrives does not decode every
+    image again. Everything is escaped.
+
+    >>> from kontext_widgets.request import KontextRequest
+    >>> r = KontextRequest.build(prompt="<b>night</b>", images=["https://example.com/a.png"])
+    >>> row = widget_row([Pending("job-1", "running", r), Pending("job-2", "queued", r)])
+    >>> [(o.key, o.state) for o in row.outputs]
+    [('job-1', 'running'), ('job-2', 'queued')]
+    >>> 'data-kw-output="job-1"' in row.html, "<b>night" in row.html
+    (True, False)
+    >>> row.title
+    'prompt “<b>night</b>” · guidance 3.5 · ratio default · 1 input image · 0 of 2 done'
+    """
+    items = list(items)
+    if not items:
+        raise ValueError("no items to show: pass Prediction or Pending objects")
+    _check_px("thumb_px", thumb_px)
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"title: {title!r} is not allowed; expected a string or None")
+    finished = [i for i in items if isinstance(i, Prediction)]
+    _check_ready(finished)
+    for item in items:
+        if not isinstance(item, (Prediction, Pending)):
+            raise ValueError(f"{item!r:.80} is neither a Prediction nor a Pending tile")
+
+    fields = differing_fields(items)
+    tiles: list[_Tile] = []
+    outputs: list[RowOutput] = []
+    for item in items:
+        label = _label(item, fields)
+        if isinstance(item, Pending):
+            tiles.append(_pending_tile(item, label, thumb_px))
+            outputs.append(RowOutput(item.id, label, item.state))
+            continue
+        made = _tiles_for(item, label, thumb_px, hooks=True, thumbs=thumbs)
+        tiles += made
+        if item.status is Status.FAILED:
+            outputs.append(RowOutput(item.id, label, "failed"))
+        else:
+            count = len(item.images)
+            outputs += [
+                RowOutput(
+                    output_key(item.id, i),
+                    label + (f" ({i + 1}/{count})" if count > 1 else ""),
+                    "done",
+                )
+                for i in range(count)
+            ]
+
+    done = sum(isinstance(i, Prediction) and i.status is Status.COMPLETED for i in items)
+    failed = sum(
+        (isinstance(i, Prediction) and i.status is Status.FAILED)
+        or (isinstance(i, Pending) and i.state == "failed")
+        for i in items
+    )
+    cancelled = sum(isinstance(i, Pending) and i.state == "cancelled" for i in items)
+    counts = [f"{done} of {len(items)} done"]
+    if failed:
+        counts.append(f"{failed} failed")
+    if cancelled:
+        counts.append(f"{cancelled} cancelled")
+    plain_parts = [*([title] if title else []), *_shared_fields(items, fields), *counts]
+    html_parts = [html.escape(part) for part in plain_parts]
+    if any(i.simulated for i in items):
+        plain_parts.insert(0, f"SIMULATED ({_SIMULATED_NOTE})")
+        html_parts.insert(
+            0, f'<strong class="kw-simulated">SIMULATED</strong> {html.escape(_SIMULATED_NOTE)}'
+        )
+    row = _Row(
+        row_id="kw-gallery-" + uuid.uuid4().hex[:12],
+        header_html=f'<div class="kw-title">{" · ".join(html_parts)}</div>',
+        header_plain=" · ".join(plain_parts),
+        tiles=tuple(tiles),
+        thumb_px=thumb_px,
+        per_row=None,
+    )
+    return WidgetRow(
+        html=_render(row),
+        title=row.header_plain,
+        outputs=tuple(outputs),
+    )
+
+
+def _render(row: _Row) -> str:
+    builder = _grid_builder()
+    if builder is None:
+        raise RuntimeError(
+            "this version of ipyplot has no grid builder (ipyplot._html_helpers._create_imgs_grid);"
+            " kontext-widgets was written against ipyplot 1.1.x"
+        )
+    return _wrap(row, str(builder(**_ipyplot_args(row))))
+
+
+# --------------------------------------------------------------------------- strips
+
+
+@dataclass(frozen=True)
+class StripItem:
+    """One tile of a strip: a thumbnail (``data:`` URI or http(s) URL), a label, a note."""
+
+    src: str
+    label: str
+    note: str = ""
+
+
+def _strip_row(items: Sequence[StripItem], title: str, thumb_px: int) -> _Row:
+    if not items:
+        raise ValueError("no items to show")
+    _check_px("thumb_px", thumb_px)
+    tiles = []
+    for item in items:
+        if not (item.src.startswith("data:image/") or is_http_url(item.src)):
+            raise ValueError(
+                f"{item.label!r}: src must be a data:image/ URI (a thumbnail) or an http(s) URL"
+            )
+        tiles.append(
+            _Tile(
+                # ipyplot writes src into the attribute as it is: a URL must be escaped here.
+                src=item.src if item.src.startswith("data:") else html.escape(item.src),
+                label_html=f'<em class="kw-label">{html.escape(item.label)}</em>',
+                text_html=html.escape(item.note) if item.note else None,
+                plain=item.label + (f": {item.note}" if item.note else ""),
+            )
+        )
+    return _Row(
+        row_id="kw-gallery-" + uuid.uuid4().hex[:12],
+        header_html=f'<div class="kw-title">{html.escape(title)}</div>',
+        header_plain=title,
+        tiles=tuple(tiles),
+        thumb_px=thumb_px,
+        per_row=None,
+    )
+
+
+def strip_html(items: Sequence[StripItem], *, title: str, thumb_px: int = THUMB_PX) -> str:
+    """A titled row of ready thumbnails (e.g. an edit history), escaped, as HTML.
+
+    >>> uri = _pending_uri(64, None, "queued")
+    >>> html_text = strip_html([StripItem(uri, "step <1>", "make it night")], title="History")
+    >>> "step &lt;1&gt;" in html_text and "History" in html_text
+    True
+    """
+    return _render(_strip_row(items, title, thumb_px))
+
+
+def show_strip(items: Sequence[StripItem], *, title: str, thumb_px: int = THUMB_PX) -> None:
+    """Display :func:`strip_html` inline (a text summary outside IPython)."""
+    row = _strip_row(items, title, thumb_px)
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is None:
+        print(row.plain)
+        return
+    display(  # type: ignore[no-untyped-call]
+        {"text/html": _render(row), "text/plain": row.plain}, raw=True
     )

@@ -31,9 +31,9 @@ class PollPolicy:
     first_s: float = 0.25
     growth: float = 1.5
     max_interval_s: float = ADVISED_POLL_INTERVAL_S
-    min_interval_s: float = 0.05
+    min_interval_s: float = 0.02
     lead: float = 0.9
-    precision: float = 0.05
+    precision: float = 0.03
     tail: float = 1.3
 
     def __post_init__(self) -> None:

@@ -67,6 +67,7 @@ def create_app(config: SimulatorConfig | None = None) -> web.Application:
     router.add_get("/media/uploads/{token}/{filename}", media.get_upload)
     router.add_get("/media/outputs/{id}/output.png", media.get_output)
     router.add_get("/_simulator/stats", control.stats)
+    router.add_get("/_simulator/tasks", control.tasks)
     router.add_get("/_simulator/config", control.get_config)
     router.add_post("/_simulator/config", control.set_config)
     return app

@@ -36,3 +36,21 @@ async def set_config(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=400)
     request.app[RUNNER].pump()  # a higher concurrency frees queued tasks at once
     return web.json_response(config.public_dict())
+
+
+async def tasks(request: web.Request) -> web.Response:
+    """GET /_simulator/tasks: every task created, with its parameters (proves "never twice")."""
+    items = [
+        {
+            "id": p.id,
+            "prompt": p.prompt,
+            "images": p.images,
+            "seed": p.seed,
+            "guidance_scale": p.guidance_scale,
+            "aspect_ratio": p.aspect_ratio,
+            "status": p.status.value,
+            "created_at": p.created_at_text,
+        }
+        for p in request.app[STATE].predictions.values()
+    ]
+    return web.json_response(items)

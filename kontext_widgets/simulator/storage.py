@@ -11,6 +11,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,16 +58,20 @@ class MediaStore:
         self._cleanup: weakref.finalize[Any, Any] | None = None
         self._uploads: dict[str, StoredFile] = {}
         self._tickets: dict[str, UploadTicket] = {}
+        self._root_lock = threading.Lock()
 
     @property
     def root(self) -> Path:
         """The directory; made on first use, so an app that never runs leaves nothing."""
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="kontext-sim-"))
-            (self._root / "uploads").mkdir()
-            (self._root / "outputs").mkdir()
-            # Also removed at interpreter exit, for servers nobody stopped (daemon threads).
-            self._cleanup = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
+        # Upload and render threads may arrive here together on first use.
+        with self._root_lock:
+            if self._root is None:
+                root = Path(tempfile.mkdtemp(prefix="kontext-sim-"))
+                (root / "uploads").mkdir()
+                (root / "outputs").mkdir()
+                # Also removed at interpreter exit, for servers nobody stopped (daemon threads).
+                self._cleanup = weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
+                self._root = root
         return self._root
 
     # uploads -----------------------------------------------------------------

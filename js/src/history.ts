@@ -1,0 +1,60 @@
+// The edit history ("Use as input" steps), oldest first, as a collapsible strip.
+import type { Ctx } from "./context";
+import { button, h, setText, uid } from "./dom";
+import { readHistory } from "./protocol";
+
+export function history(ctx: Ctx): HTMLElement {
+  const stripId = uid("hist");
+  const toggle = button("Show history", {
+    "aria-expanded": "false",
+    "aria-controls": stripId,
+    class: "kw-linkbtn",
+  });
+  const count = h("span", { class: "kw-hint" });
+  const strip = h("ol", { class: "kw-history", id: stripId, "aria-label": "Edit history", hidden: true });
+  const el = h("section", { class: "kw-hist" }, h("div", { class: "kw-row" }, toggle, count), strip);
+  let open = false;
+
+  ctx.on(toggle, "click", () => {
+    open = !open;
+    strip.hidden = !open;
+    toggle.textContent = open ? "Hide history" : "Show history";
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+
+  ctx.watch(["history"], () => {
+    const steps = readHistory(ctx.get("history"));
+    el.hidden = steps.length === 0;
+    setText(count, `${steps.length} step${steps.length === 1 ? "" : "s"}`);
+    strip.replaceChildren(
+      ...steps.map((s, i) => {
+        const seed = s.seed === null ? "" : `seed ${s.seed}`;
+        return h(
+          "li",
+          {
+            class: "kw-step",
+            title: [s.prompt, seed, s.parents.length ? `from ${s.parents.join(", ")}` : ""]
+              .filter(Boolean)
+              .join("\n"),
+          },
+          i > 0 ? h("span", { class: "kw-arrow", "aria-hidden": "true" }, "→") : null,
+          h(
+            "figure",
+            {},
+            s.thumb
+              ? h("img", { src: s.thumb, alt: "", draggable: "false" })
+              : h("span", { class: "kw-nothumb" }),
+            h(
+              "figcaption",
+              {},
+              h("strong", {}, s.label || s.key),
+              s.prompt ? h("span", { class: "kw-prompt" }, s.prompt) : null,
+              seed && !s.label.includes(seed) ? h("span", { class: "kw-hint" }, seed) : null,
+            ),
+          ),
+        );
+      }),
+    );
+  });
+  return el;
+}

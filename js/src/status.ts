@@ -1,0 +1,113 @@
+// Header (SIMULATED badge, status line), the cost of the next click, and the per-job list.
+import type { Ctx } from "./context";
+import { h, setText } from "./dom";
+import { type Job, num, readJobs, seedCount, str } from "./protocol";
+
+const LIVE = new Set(["queued", "uploading", "running"]);
+const money = (v: number): string => `$${v.toFixed(2)}`;
+
+export function header(ctx: Ctx): HTMLElement {
+  const badge = h(
+    "span",
+    {
+      class: "kw-badge",
+      title: "No WAVESPEED_API_KEY: results come from the offline simulator, not the real service.",
+    },
+    "SIMULATED",
+  );
+  const spinner = h("span", { class: "kw-spinner", "aria-hidden": "true" });
+  const status = h("span", { class: "kw-status", role: "status", "aria-live": "polite" });
+  ctx.watch(["simulated"], () => {
+    const sim = ctx.get("simulated") === true;
+    badge.hidden = !sim;
+    ctx.root.classList.toggle("kw-is-sim", sim);
+  });
+  ctx.watch(["status"], () => setText(status, str(ctx.get("status"))));
+  ctx.watch(["busy"], () => {
+    const busy = ctx.get("busy") === true;
+    spinner.hidden = !busy;
+    ctx.root.classList.toggle("kw-busy", busy);
+    ctx.root.setAttribute("aria-busy", String(busy));
+  });
+  return h(
+    "div",
+    { class: "kw-header" },
+    h("strong", { class: "kw-apptitle" }, "FLUX.1 Kontext [pro] Multi"),
+    badge,
+    spinner,
+    status,
+  );
+}
+
+export function costLine(ctx: Ctx): HTMLElement {
+  const el = h("p", { class: "kw-cost" });
+  ctx.watch(["seed_list", "compare", "price_per_image", "simulated", "balance"], () => {
+    const n = seedCount(str(ctx.get("seed_list")), num(ctx.get("compare"), 1));
+    const price = num(ctx.get("price_per_image"), 0.04);
+    const total = n * price;
+    const balance = ctx.get("balance");
+    const parts = [
+      n ? `Generate ${n} image${n === 1 ? "" : "s"}: ${money(total)}` : "Generate: fix the seed list first",
+    ];
+    if (ctx.get("simulated") === true) parts.push(" (simulated — nothing billed)");
+    if (typeof balance === "number" && Number.isFinite(balance)) {
+      parts.push(` · balance ${money(balance)}`);
+      if (total > balance && ctx.get("simulated") !== true) parts.push(" — more than the balance");
+    }
+    setText(el, parts.join(""));
+    el.classList.toggle(
+      "kw-over",
+      typeof balance === "number" && total > balance && ctx.get("simulated") !== true,
+    );
+  });
+  return el;
+}
+
+function elapsed(job: Job, now: number): string {
+  if (job.started === null) return "";
+  const end = LIVE.has(job.state) ? now : (job.finished ?? now);
+  return `${Math.max(0, end - job.started).toFixed(1)} s`;
+}
+
+export function jobList(ctx: Ctx): HTMLElement {
+  const list = h("ul", { class: "kw-jobs", "aria-label": "Jobs" });
+  let jobs: Job[] = [];
+  let times: HTMLElement[] = [];
+  let stop: (() => void) | null = null;
+
+  const tick = (): void => {
+    const now = Date.now() / 1000;
+    jobs.forEach((job, i) => {
+      const t = times[i];
+      if (t) setText(t, elapsed(job, now));
+    });
+  };
+
+  ctx.watch(["jobs"], () => {
+    jobs = readJobs(ctx.get("jobs"));
+    times = [];
+    list.replaceChildren(
+      ...jobs.map((job) => {
+        const time = h("span", { class: "kw-time" });
+        times.push(time);
+        return h(
+          "li",
+          { class: `kw-job kw-job-${job.state.replace(/[^a-z]/g, "")}` },
+          h("span", { class: "kw-joblabel" }, job.label),
+          h("span", { class: "kw-state" }, job.state),
+          time,
+          job.error ? h("span", { class: "kw-joberr" }, job.error) : null,
+        );
+      }),
+    );
+    list.hidden = jobs.length === 0;
+    tick();
+    const live = jobs.some((j) => LIVE.has(j.state) && j.started !== null);
+    if (live && !stop) stop = ctx.scope.interval(tick, 500);
+    if (!live && stop) {
+      stop();
+      stop = null;
+    }
+  });
+  return list;
+}

@@ -1,0 +1,142 @@
+"""``kontext-widgets sweep``: axes as options or from a TOML file, a progress bar, exports.
+
+    kontext-widgets sweep --prompt "make it night" --image person.png --seed 1-4 \\
+        --guidance 2.0:5.0:1.0 --aspect-ratio 1:1 --aspect-ratio 16:9 --out sweep-out/
+    kontext-widgets sweep --config sweep.toml
+
+The TOML file holds the same names as ``kontext_widgets.sweep``: ``prompt``, ``images``
+(a list, or a list of lists for an image-set axis), ``seed`` (list, ``"1-8"`` or a count of
+random seeds), ``guidance_scale``, ``aspect_ratio``, plus ``concurrency``, ``max_cost_usd``,
+``store`` and ``out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from .client import Client
+from .errors import InvalidRequestError, Problem
+from .sweeps import SweepResult, plan_sweep, sweep
+from .sweeps.progress import ProgressDisplay
+
+_RUN_KEYS = {"concurrency", "max_cost_usd", "store", "out", "retry_failed", "random_seed"}
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``sweep`` subcommand on the main parser's subparsers."""
+    p = sub.add_parser("sweep", help="run a parameter sweep (costed, cached, resumable)")
+    p.add_argument("--config", type=Path, help="TOML file with the sweep (options override it)")
+    p.add_argument("--prompt", action="append", help="edit instruction (repeat for an axis)")
+    p.add_argument("--image", action="append", metavar="URL_OR_PATH", help="input image (1 to 5)")
+    p.add_argument("--seed", help='seeds: "1-8", "1,5,9", or a count of random seeds ("4")')
+    p.add_argument("--guidance", action="append", help='guidance: "2.0:6.0:0.5" or repeat values')
+    p.add_argument("--aspect-ratio", action="append", help="output shape (repeat for an axis)")
+    p.add_argument("--concurrency", type=int, help="cells at once (default 2)")
+    p.add_argument("--max-cost", type=float, dest="max_cost_usd", help="budget in USD (default 5)")
+    p.add_argument("--yes", action="store_true", help="run even above the budget")
+    p.add_argument("--retry-failed", action="store_true", help="submit failed cells again")
+    p.add_argument("--store", help="store directory (default ./kontext-widgets-store)")
+    p.add_argument("--out", type=Path, help="write the contact sheet, HTML page and images here")
+    p.add_argument("--base-url", help="service URL (default: WAVESPEED_BASE_URL or WaveSpeed)")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    try:
+        with path.open("rb") as handle:
+            return dict(tomllib.load(handle))
+    except OSError as exc:
+        raise InvalidRequestError([Problem("--config", str(path), f"cannot read: {exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequestError(
+            [Problem("--config", str(path), f"not valid TOML: {exc}")]
+        ) from None
+
+
+def _seed(text: str) -> Any:
+    if "," in text:
+        try:
+            return [int(part) for part in text.split(",")]
+        except ValueError:
+            raise InvalidRequestError([Problem("--seed", text, "expected integers")]) from None
+    return int(text) if text.strip().isdigit() else text
+
+
+def _guidance(values: list[str]) -> Any:
+    if len(values) == 1 and ":" in values[0]:
+        return values[0]
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        raise InvalidRequestError(
+            [Problem("--guidance", values, "expected numbers or START:STOP:STEP")]
+        ) from None
+    return numbers if len(numbers) > 1 else numbers[0]
+
+
+def _arguments(args: argparse.Namespace) -> dict[str, Any]:
+    settings = _load_toml(args.config) if args.config else {}
+    options = {
+        "prompt": (args.prompt if len(args.prompt) > 1 else args.prompt[0])
+        if args.prompt
+        else None,
+        "images": args.image,
+        "seed": _seed(args.seed) if args.seed else None,
+        "guidance_scale": _guidance(args.guidance) if args.guidance else None,
+        "aspect_ratio": (args.aspect_ratio if len(args.aspect_ratio) > 1 else args.aspect_ratio[0])
+        if args.aspect_ratio
+        else None,
+        "concurrency": args.concurrency,
+        "max_cost_usd": args.max_cost_usd,
+        "store": args.store,
+        "out": str(args.out) if args.out else None,
+        "retry_failed": args.retry_failed or None,
+    }
+    settings.update({k: v for k, v in options.items() if v is not None})
+    if args.yes:
+        settings["max_cost_usd"] = None
+    return settings
+
+
+async def _run(args: argparse.Namespace, out: TextIO) -> tuple[SweepResult, dict[str, Any]]:
+    settings = _arguments(args)
+    run_options = {k: settings.pop(k) for k in list(settings) if k in _RUN_KEYS}
+    plan_sweep(**settings)  # every bad value is refused here, before a client even starts
+    concurrency = int(run_options.get("concurrency", 2))
+    async with Client(base_url=args.base_url, max_concurrency=concurrency) as client:
+        print(client.describe(), file=out)
+        result = await sweep(
+            client=client,
+            concurrency=concurrency,
+            max_cost_usd=run_options.get("max_cost_usd", 5.0),
+            store=run_options.get("store"),
+            retry_failed=bool(run_options.get("retry_failed", False)),
+            random_seed=run_options.get("random_seed"),
+            progress=ProgressDisplay(notebook=False),
+            **settings,
+        )
+    return result, run_options
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Plan (refusing bad input before any I/O), show the plan, run with progress, export."""
+    result, run_options = asyncio.run(_run(args, out))
+    print(result.summary(), file=out)
+    print(f"store: {result.store.directory}", file=out)
+    for outcome in result.failed:
+        print(f"cell {outcome.index} {dict(outcome.coords)}: FAILED: {outcome.error}", file=out)
+    if run_options.get("out"):
+        target = Path(run_options["out"])
+        target.mkdir(parents=True, exist_ok=True)
+        sheet = result.contact_sheet(target / "contact-sheet.png")
+        page = result.html(target / "sweep.html")
+        images = result.export_images(target / "images")
+        print(f"wrote {sheet}, {page} and {len(images)} images in {target / 'images'}", file=out)
+    return 1 if result.failed else 0

@@ -1,0 +1,275 @@
+"""The embedded store: SQLite for runs, cells and tasks; output images content-addressed beside it.
+
+Every write is atomic: rows change inside transactions, and image files are
+written to a temporary name and renamed into place, so a killed process leaves
+no half-written record or image. The API key is never written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+#: Where the store lives unless a directory is given: ``KONTEXT_WIDGETS_STORE`` or this,
+#: relative to the working directory (beside the notebook, where people look for results).
+DEFAULT_DIRECTORY = "kontext-widgets-store"
+STORE_ENV = "KONTEXT_WIDGETS_STORE"
+
+TaskState = Literal["submitting", "submitted", "completed", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_key TEXT PRIMARY KEY,          -- request hash scoped to the endpoint
+    request TEXT NOT NULL,              -- the request's parameters (JSON), images by name or URL
+    state TEXT NOT NULL CHECK (state IN ('submitting', 'submitted', 'completed', 'failed')),
+    prediction_id TEXT,
+    outputs TEXT NOT NULL DEFAULT '[]', -- sha256 of each output image, in order
+    error TEXT NOT NULL DEFAULT '',
+    code INTEGER,
+    simulated INTEGER NOT NULL DEFAULT 0,
+    sent_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    axes TEXT NOT NULL,
+    fixed TEXT NOT NULL,
+    cells INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_cells (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    idx INTEGER NOT NULL,
+    task_key TEXT NOT NULL,
+    coords TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+"""
+
+
+_SELECT = (
+    "SELECT task_key, state, prediction_id, outputs, error, code, simulated, sent_at FROM tasks"
+)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What the store knows about one request."""
+
+    task_key: str
+    state: TaskState
+    prediction_id: str | None
+    outputs: tuple[str, ...]
+    error: str
+    code: int | None
+    simulated: bool
+    sent_at: float | None
+
+
+class Store:
+    """Runs, cells and tasks in ``store.sqlite3``; images in ``images/ab/<sha256>.png``.
+
+    >>> import tempfile
+    >>> store = Store(tempfile.mkdtemp())
+    >>> sha = store.put_image(b"fake image bytes")
+    >>> store.read_image(sha)
+    b'fake image bytes'
+    >>> store.begin_submit("k1", {"prompt": "x"}, simulated=True).state
+    'submitting'
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        chosen = directory or os.environ.get(STORE_ENV) or DEFAULT_DIRECTORY
+        self.directory = Path(chosen).expanduser().resolve()
+        self.images_dir = self.directory / "images"
+        self.images_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.directory / "store.sqlite3", isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.directory)!r})"
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def task(self, task_key: str) -> TaskRecord | None:
+        with self._lock:
+            row = self._db.execute(f"{_SELECT} WHERE task_key = ?", (task_key,)).fetchone()
+        return _record(row) if row else None
+
+    def tasks(self, task_keys: Sequence[str]) -> dict[str, TaskRecord]:
+        found: dict[str, TaskRecord] = {}
+        with self._lock:
+            for start in range(0, len(task_keys), 500):
+                chunk = task_keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"{_SELECT} WHERE task_key IN ({marks})"
+                for row in self._db.execute(query, chunk):
+                    found[row[0]] = _record(row)
+        return found
+
+    def begin_submit(
+        self, task_key: str, request: Mapping[str, Any], *, simulated: bool
+    ) -> TaskRecord:
+        """Record the intent before the submit is sent, so a crash mid-submit is noticed."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO tasks (task_key, request, state, simulated, sent_at, updated_at)"
+                " VALUES (?, ?, 'submitting', ?, ?, ?)"
+                " ON CONFLICT(task_key) DO UPDATE SET state='submitting', prediction_id=NULL,"
+                " outputs='[]', error='', code=NULL, sent_at=excluded.sent_at,"
+                " updated_at=excluded.updated_at",
+                (task_key, json.dumps(request, default=str), int(simulated), now, now),
+            )
+        record = self.task(task_key)
+        assert record is not None
+        return record
+
+    def submitted(self, task_key: str, prediction_id: str) -> None:
+        self._update(task_key, state="submitted", prediction_id=prediction_id)
+
+    def completed(self, task_key: str, prediction_id: str, outputs: Sequence[str]) -> None:
+        self._update(
+            task_key,
+            state="completed",
+            prediction_id=prediction_id,
+            outputs=json.dumps(list(outputs)),
+        )
+
+    def failed(
+        self, task_key: str, error: str, code: int | None, prediction_id: str | None = None
+    ) -> None:
+        self._update(task_key, state="failed", error=error, code=code, prediction_id=prediction_id)
+
+    def known_prediction_ids(self) -> set[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT prediction_id FROM tasks WHERE prediction_id IS NOT NULL"
+            )
+            return {r[0] for r in rows}
+
+    def _update(self, task_key: str, **values: Any) -> None:
+        values["updated_at"] = time.time()
+        columns = ", ".join(f"{name} = ?" for name in values)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE tasks SET {columns} WHERE task_key = ?",  # noqa: S608 - fixed column names
+                (*values.values(), task_key),
+            )
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def record_run(
+        self,
+        run_id: str,
+        axes: Mapping[str, Any],
+        fixed: Mapping[str, Any],
+        cells: Sequence[tuple[int, str, Mapping[str, Any]]],
+    ) -> None:
+        """Record a run and its cells (idempotent: the same run id records once)."""
+        with self._tx() as db:
+            exists = db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if exists:
+                return
+            db.execute(
+                "INSERT INTO runs (run_id, created_at, axes, fixed, cells) VALUES (?, ?, ?, ?, ?)",
+                (run_id, time.time(), _dumps(axes), _dumps(fixed), len(cells)),
+            )
+            db.executemany(
+                "INSERT INTO run_cells (run_id, idx, task_key, coords) VALUES (?, ?, ?, ?)",
+                [(run_id, idx, key, _dumps(coords)) for idx, key, coords in cells],
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, created_at, axes, fixed, cells FROM runs ORDER BY created_at"
+            ).fetchall()
+        return [
+            {
+                "run_id": r[0],
+                "created_at": r[1],
+                "axes": json.loads(r[2]),
+                "fixed": json.loads(r[3]),
+                "cells": r[4],
+            }
+            for r in rows
+        ]
+
+    # -- images -------------------------------------------------------------------------------
+
+    def image_path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"{sha256!r} is not a sha256 hex digest")
+        return self.images_dir / sha256[:2] / f"{sha256}.png"
+
+    def put_image(self, data: bytes) -> str:
+        """Store bytes under their hash (written to a temporary file, then renamed)."""
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.image_path(sha)
+        if target.exists():
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            # The rename is atomic: a killed process leaves the image whole or absent.
+            # (No fsync: it guards against power loss, not a kill, and costs ~10 ms a file.)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return sha
+
+    def read_image(self, sha256: str) -> bytes:
+        data = self.image_path(sha256).read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise OSError(f"image {sha256} in {self.images_dir} is corrupt")
+        return data
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _record(row: tuple[Any, ...]) -> TaskRecord:
+    return TaskRecord(
+        task_key=row[0],
+        state=row[1],
+        prediction_id=row[2],
+        outputs=tuple(json.loads(row[3])),
+        error=row[4],
+        code=row[5],
+        simulated=bool(row[6]),
+        sent_at=row[7],
+    )

@@ -1,0 +1,70 @@
+"""Showing a sweep's plan and progress: in place in a notebook, line by line elsewhere."""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from typing import Any, TextIO
+
+from .runner import CellOutcome, SweepProgress
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class ProgressDisplay:
+    """Cells done, failed, running, spent and time left; refreshed at most ``every_s`` seconds.
+
+    >>> import io
+    >>> shown = ProgressDisplay(stream=io.StringIO(), notebook=False)
+    >>> shown.message("plan: 2 cells")
+    >>> shown(SweepProgress(total=2, done=1), None)
+    >>> "1/2 cells" in shown.stream.getvalue()
+    True
+    """
+
+    def __init__(
+        self, *, stream: TextIO | None = None, notebook: bool | None = None, every_s: float = 0.5
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.notebook = _in_notebook() if notebook is None else notebook
+        self.every_s = every_s
+        self._last = 0.0
+        self._handle: Any = None
+
+    def message(self, text: str) -> None:
+        if self.notebook:
+            from IPython.display import HTML, display
+
+            display(HTML(f"<div class='kontext-sweep-plan'>{html.escape(text)}</div>"))  # type: ignore[no-untyped-call]
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def __call__(self, progress: SweepProgress, outcome: CellOutcome | None) -> None:
+        now = time.monotonic()
+        final = progress.remaining == 0
+        if not final and now - self._last < self.every_s:
+            return
+        self._last = now
+        line = progress.line()
+        if not self.notebook:
+            print(line, file=self.stream, flush=True)
+            return
+        from IPython.display import HTML, display
+
+        done = progress.done + progress.failed
+        body = HTML(  # type: ignore[no-untyped-call]
+            f"<div class='kontext-sweep-progress'><progress max='{progress.total}' value='{done}'>"
+            f"</progress> {html.escape(line)}</div>"
+        )
+        if self._handle is None:
+            self._handle = display(body, display_id=True)  # type: ignore[no-untyped-call]
+        else:
+            self._handle.update(body)

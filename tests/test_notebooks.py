@@ -1,0 +1,124 @@
+"""The shipped notebooks run headless from top to bottom against the offline simulator.
+
+Each runs in a real kernel (the ``python3`` kernel of this environment, via nbclient) with
+no ``WAVESPEED_API_KEY``, in a temporary directory so nothing is written beside the
+notebooks. The committed files themselves must be clean: no outputs, no execution counts,
+no saved widget state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ["01_quickstart.ipynb", "02_seed_comparison.ipynb", "03_successive_edits.ipynb"]
+CELL_TIMEOUT_S = 120
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+#: Text each notebook's outputs must contain (beyond running without an error).
+EXPECTED: dict[str, list[str]] = {
+    "01_quickstart.ipynb": ["SIMULATED", "seed 1", "seed 2", "seed 3", "completed"],
+    "02_seed_comparison.ipynb": [
+        "SIMULATED",
+        "4 of 4 done",
+        "seed 4",
+        "guidance 6",
+        "async with kw.Client() as client:",
+        "seed=2,",
+    ],
+    "03_successive_edits.ipynb": [
+        "SIMULATED",
+        "step 1 · seed 7",
+        "step 3 · seed 7",
+        "made from person.png",
+        "made from step 2 · seed 7, landscape.png",
+        "Edit history, oldest first",
+        "landscape.png",
+    ],
+}
+
+
+def texts(outputs: list[Any]) -> Iterator[str]:
+    for output in outputs:
+        if "text" in output:
+            yield str(output["text"])
+        for value in output.get("data", {}).values():
+            yield value if isinstance(value, str) else json.dumps(value)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, nbformat.NotebookNode]:
+    """Every notebook, executed once (in parallel kernels would only share one simulator)."""
+    env_key = "WAVESPEED_API_KEY"
+    saved = {k: os.environ.pop(k) for k in (env_key, "WAVESPEED_BASE_URL") if k in os.environ}
+    try:
+        results = {}
+        for name in NAMES:
+            nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+            workdir = tmp_path_factory.mktemp(name.split("_")[0])
+            client = NotebookClient(
+                nb,
+                timeout=CELL_TIMEOUT_S,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(workdir)}},
+                allow_errors=True,  # collect every error, then report them with their cell
+            )
+            client.execute()
+            results[name] = nb
+        return results
+    finally:
+        os.environ.update(saved)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_without_errors(
+    name: str, executed: dict[str, nbformat.NotebookNode]
+) -> None:
+    nb = executed[name]
+    errors = [
+        f"cell {i} ({cell.source.splitlines()[0]!r}): {out.get('ename')}: {out.get('evalue')}"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if out.output_type == "error"
+    ]
+    assert errors == []
+    everything = "\n".join(
+        t for cell in nb.cells if cell.cell_type == "code" for t in texts(cell.outputs)
+    )
+    missing = [text for text in EXPECTED[name] if text not in everything]
+    assert missing == []
+    assert "WAVESPEED_API_KEY=" not in everything
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["02_seed_comparison.ipynb", "03_successive_edits.ipynb"])
+def test_the_widget_is_displayed(name: str, executed: dict[str, nbformat.NotebookNode]) -> None:
+    first_code = next(c for c in executed[name].cells if c.cell_type == "code")
+    assert any(WIDGET_VIEW in out.get("data", {}) for out in first_code.outputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebooks_are_clean(name: str) -> None:
+    raw = (NOTEBOOKS / name).read_text(encoding="utf-8")
+    nb = nbformat.reads(raw, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == []
+            assert cell.execution_count is None
+        assert cell.metadata == {}
+    assert "widgets" not in nb.metadata
+    assert set(nb.metadata) <= {"kernelspec", "language_info"}
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert raw.endswith("\n")
