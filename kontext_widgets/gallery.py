@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
     from .request import KontextRequest
+    from .sweeps.results import SweepResult
 
 __all__ = [
     "Pending",
@@ -865,3 +866,79 @@ def show_strip(items: Sequence[StripItem], *, title: str, thumb_px: int = THUMB_
     display(  # type: ignore[no-untyped-call]
         {"text/html": _render(row), "text/plain": row.plain}, raw=True
     )
+
+
+# --------------------------------------------------------------------------- sweep grids
+
+
+def grid_html(
+    result: SweepResult,
+    *,
+    rows: str | list[str] | None = None,
+    cols: str | list[str] | None = None,
+    thumb_px: int = 160,
+) -> str:
+    """A sweep as a grid: one ipyplot row per row of the layout, legends on both axes.
+
+    Column legends label each tile, the row legend heads each row; everything is
+    escaped, and failed cells show a placeholder with their reason.
+    """
+    _check_px("thumb_px", thumb_px)
+    layout = result.layout(rows=rows, cols=cols)
+    builder = _grid_builder()
+    if builder is None:
+        raise RuntimeError("this version of ipyplot has no grid builder; expected ipyplot 1.1.x")
+    sim_html = (
+        f'<strong class="kw-simulated">SIMULATED</strong> {html.escape(_SIMULATED_NOTE)} · '
+        if result.simulated
+        else ""
+    )
+    across = " × ".join(layout.col_axes) or "—"
+    down = " × ".join(layout.row_axes) or "—"
+    parts = [
+        f'<h3 class="kw-title">{sim_html}{html.escape(result.summary())} · '
+        f"columns: {html.escape(across)} · rows: {html.escape(down)}</h3>"
+    ]
+    for r, row_label in enumerate(layout.row_labels):
+        tiles = []
+        for c, outcome in enumerate(layout.cells[r]):
+            col_label = layout.col_labels[c]
+            if outcome is not None and outcome.state == "done" and outcome.outputs:
+                src = thumbnail_data_uri(result.image_bytes(outcome), thumb_px)
+                note = None
+            else:
+                src = _placeholder_uri(thumb_px)
+                reason = outcome.error if outcome is not None else "not run"
+                note = (
+                    f'<strong class="kw-failed">failed:</strong> {html.escape(reason or "failed")}'
+                )
+            tiles.append(
+                _Tile(src=src, label_html=html.escape(col_label), text_html=note, plain=col_label)
+            )
+        row = _Row(
+            row_id=f"kw-grid-{uuid.uuid4().hex[:12]}",
+            header_html=f'<h4 class="kw-title">{html.escape(row_label)}</h4>' if row_label else "",
+            header_plain=row_label,
+            tiles=tuple(tiles),
+            thumb_px=thumb_px,
+            per_row=len(tiles),
+        )
+        parts.append(_wrap(row, str(builder(**_ipyplot_args(row)))))
+    return '<div class="kw-sweep-grid">' + "".join(parts) + "</div>"
+
+
+def show_grid(
+    result: SweepResult,
+    *,
+    rows: str | list[str] | None = None,
+    cols: str | list[str] | None = None,
+    thumb_px: int = 160,
+) -> None:
+    """Display :func:`grid_html` inline (a text summary outside IPython)."""
+    from IPython import get_ipython
+    from IPython.display import HTML, display
+
+    if get_ipython() is None:
+        print(result.summary())
+        return
+    display(HTML(grid_html(result, rows=rows, cols=cols, thumb_px=thumb_px)))  # type: ignore[no-untyped-call]

@@ -20,7 +20,12 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_seed_comparison.ipynb", "03_successive_edits.ipynb"]
+NAMES = [
+    "01_quickstart.ipynb",
+    "02_seed_comparison.ipynb",
+    "03_successive_edits.ipynb",
+    "04_parameter_sweep.ipynb",
+]
 CELL_TIMEOUT_S = 120
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -34,6 +39,16 @@ EXPECTED: dict[str, list[str]] = {
         "guidance 6",
         "async with kw.Client() as client:",
         "seed=2,",
+    ],
+    "04_parameter_sweep.ipynb": [
+        "12 cells (guidance_scale × 3, seed × 4); cost $0.48; about 24 s at concurrency 4",
+        "SIMULATED",
+        "24 of 24 cells done, 0 failed, 0 from the store",
+        "columns: seed · rows: aspect_ratio × guidance_scale",
+        "16:9 · guidance 3.5",
+        "24 of 24 cells done, 0 failed, 24 from the store",
+        "24 images",
+        "would cost $8.00",
     ],
     "03_successive_edits.ipynb": [
         "SIMULATED",

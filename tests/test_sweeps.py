@@ -416,3 +416,26 @@ async def test_table_is_a_dataframe_with_pandas(simulator: Any, tmp_path: Path) 
     assert isinstance(table, pandas.DataFrame)
     assert list(table["seed"]) == [1, 2]
     assert set(table["state"]) == {"done"}
+
+
+async def test_grid_html_has_legends_thumbnails_and_escaping(
+    simulator: Any, tmp_path: Path
+) -> None:
+    async with kw.Client(base_url=simulator.url) as client:
+        result = await sweep(
+            prompt=["<script>alert(1)</script>", "calm [simulate:fail=1403]"],
+            images=[png_bytes()],
+            seed=[1, 2],
+            client=client,
+            store=tmp_path,
+            progress=False,
+        )
+    page = result.grid_html(cols="seed", rows="prompt", thumb_px=96)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("data:image/jpeg;base64,") == 2  # the two done cells, as thumbnails
+    assert page.count("failed:") == 2  # the failed cells say so, with their reason
+    assert "seed 1" in page
+    assert "seed 2" in page
+    assert "SIMULATED" in page
+    assert "columns: seed · rows: prompt" in page

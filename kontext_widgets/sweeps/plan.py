@@ -102,11 +102,12 @@ class SweepPlan:
     def summary(self, concurrency: int, seconds_per_task: float, simulated: bool) -> str:
         """One paragraph saying what will happen and what it costs."""
         axes = ", ".join(f"{k} × {len(v)}" for k, v in self.axes.items()) or "no axes"
-        minutes = self.expected_seconds(concurrency, seconds_per_task) / 60
+        seconds = self.expected_seconds(concurrency, seconds_per_task)
+        duration = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
         billed = " (simulated: nothing billed)" if simulated else ""
         return (
             f"{len(self.cells)} cells ({axes}); cost ${self.cost_usd:.2f}{billed}; "
-            f"about {minutes:.1f} min at concurrency {concurrency}"
+            f"about {duration} at concurrency {concurrency}"
         )
 
     def check_budget(self, max_cost_usd: float | None) -> None:

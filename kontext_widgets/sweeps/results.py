@@ -90,6 +90,18 @@ class SweepResult:
         """Which cell goes where on a grid (columns: the last axis by default)."""
         return GridLayout.arrange(dict(self.plan.axes), self.outcomes, rows=rows, cols=cols)
 
+    def grid(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> None:
+        """Show the grid inline through ipyplot: legends on both axes, small thumbnails."""
+        from ..gallery import show_grid
+
+        show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
+
+    def grid_html(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> str:
+        """The HTML :meth:`grid` shows, as a string."""
+        from ..gallery import grid_html
+
+        return grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
+
     def summary(self) -> str:
         cached = sum(o.cached and o.state == "done" for o in self.outcomes)
         tag = " (SIMULATED)" if self.simulated else ""
