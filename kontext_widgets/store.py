@@ -150,9 +150,7 @@ class Store:
                 " updated_at=excluded.updated_at",
                 (task_key, json.dumps(request, default=str), int(simulated), now, now),
             )
-        record = self.task(task_key)
-        assert record is not None
-        return record
+        return TaskRecord(task_key, "submitting", None, (), "", None, simulated, now)
 
     def submitted(self, task_key: str, prediction_id: str) -> None:
         self._update(task_key, state="submitted", prediction_id=prediction_id)

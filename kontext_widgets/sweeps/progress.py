@@ -55,7 +55,15 @@ class ProgressDisplay:
         self._last = now
         line = progress.line()
         if not self.notebook:
-            print(line, file=self.stream, flush=True)
+            if self.stream.isatty():
+                # A bar redrawn in place on a terminal; a log file gets one line per update.
+                width = 24
+                filled = round(width * (progress.done + progress.failed) / max(1, progress.total))
+                bar = "#" * filled + "." * (width - filled)
+                self.stream.write(f"\r\033[K[{bar}] {line}" + ("\n" if final else ""))
+                self.stream.flush()
+            else:
+                print(line, file=self.stream, flush=True)
             return
         from IPython.display import HTML, display
 
