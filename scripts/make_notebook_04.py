@@ -76,8 +76,9 @@ CELLS = [
     ),
     new_code_cell(
         "try:\n"
-        '    await kw.sweep(prompt="x", images=[kw.samples.path("person")], seed="1-200",\n'
-        '                   store="sweep-store")\n'
+        "    await kw.sweep(\n"
+        '        prompt="x", images=[kw.samples.path("person")], seed="1-200", store="sweep-store"\n'
+        "    )\n"
         "except kw.sweeps.BudgetExceededError as error:\n"
         "    print(error)"
     ),
