@@ -77,7 +77,8 @@ CELLS = [
     new_code_cell(
         "try:\n"
         "    await kw.sweep(\n"
-        '        prompt="x", images=[kw.samples.path("person")], seed="1-200", store="sweep-store"\n'
+        '        prompt="x", images=[kw.samples.path("person")], seed="1-200", '
+        'store="sweep-store"\n'
         "    )\n"
         "except kw.sweeps.BudgetExceededError as error:\n"
         "    print(error)"
@@ -86,6 +87,8 @@ CELLS = [
 
 
 def main() -> None:
+    for number, cell in enumerate(CELLS):
+        cell.id = f"sweep-{number:02d}"  # stable ids: regenerating changes nothing
     notebook = new_notebook(cells=CELLS)
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
