@@ -37,7 +37,7 @@ import io
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from .request import KontextRequest
     from .sweeps.results import SweepResult
+    from .sweeps.runner import CellOutcome
 
 __all__ = [
     "Pending",
@@ -871,17 +872,40 @@ def show_strip(items: Sequence[StripItem], *, title: str, thumb_px: int = THUMB_
 # --------------------------------------------------------------------------- sweep grids
 
 
+#: What a grid cell that has no image (yet) says, by the cell's state.
+_CELL_TEXT: Final[Mapping[str, str]] = {
+    "pending": "queued",
+    "running": "running…",
+    "cancelled": "cancelled",
+}
+
+
 def grid_html(
     result: SweepResult,
     *,
     rows: str | list[str] | None = None,
     cols: str | list[str] | None = None,
     thumb_px: int = 160,
+    thumbs: MutableMapping[str, str] | None = None,
+    hooks: Callable[[CellOutcome], str | None] | None = None,
 ) -> str:
     """A sweep as a grid: one ipyplot row per row of the layout, legends on both axes.
 
     Column legends label each tile, the row legend heads each row; everything is
-    escaped, and failed cells show a placeholder with their reason.
+    escaped. Failed cells show a placeholder with their reason; cells of a partial
+    result that are queued (``pending``), ``running`` or ``cancelled`` show a grey
+    placeholder saying so. ``thumbs`` caches thumbnails (of ``thumb_px``) by output
+    sha256, so a grid redrawn as cells finish decodes each image once; ``hooks``
+    gives a cell's output key, put into its label as an empty
+    ``<i class="kw-hook" data-kw-output="KEY">`` (as :func:`widget_row` does).
+
+    >>> from kontext_widgets.sweeps import SweepResult, plan_sweep
+    >>> from kontext_widgets.sweeps.runner import CellOutcome
+    >>> plan = plan_sweep(prompt="x", images=["https://example.com/a.png"], seed=[1, 2])
+    >>> outcomes = (CellOutcome(0, {"seed": 1}, "running"), CellOutcome(1, {"seed": 2}, "pending"))
+    >>> page = grid_html(SweepResult(plan, outcomes, None, simulated=False))
+    >>> "running…" in page, "queued" in page, "seed 2" in page
+    (True, True, True)
     """
     _check_px("thumb_px", thumb_px)
     layout = result.layout(rows=rows, cols=cols)
@@ -899,21 +923,20 @@ def grid_html(
         f'<h3 class="kw-title">{sim_html}{html.escape(result.summary())} · '
         f"columns: {html.escape(across)} · rows: {html.escape(down)}</h3>"
     ]
+    fixed_ratio = result.plan.fixed.get("aspect_ratio")
     for r, row_label in enumerate(layout.row_labels):
         tiles = []
         for c, outcome in enumerate(layout.cells[r]):
             col_label = layout.col_labels[c]
-            if outcome is not None and outcome.state == "done" and outcome.outputs:
-                src = thumbnail_data_uri(result.image_bytes(outcome), thumb_px)
-                note = None
-            else:
-                src = _placeholder_uri(thumb_px)
-                reason = outcome.error if outcome is not None else "not run"
-                note = (
-                    f'<strong class="kw-failed">failed:</strong> {html.escape(reason or "failed")}'
-                )
+            src, note = _cell_image(result, outcome, thumb_px, thumbs, fixed_ratio)
+            key = hooks(outcome) if hooks is not None and outcome is not None else None
             tiles.append(
-                _Tile(src=src, label_html=html.escape(col_label), text_html=note, plain=col_label)
+                _Tile(
+                    src=src,
+                    label_html=html.escape(col_label) + (_hook(key) if key else ""),
+                    text_html=note,
+                    plain=col_label,
+                )
             )
         row = _Row(
             row_id=f"kw-grid-{uuid.uuid4().hex[:12]}",
@@ -925,6 +948,39 @@ def grid_html(
         )
         parts.append(_wrap(row, str(builder(**_ipyplot_args(row)))))
     return '<div class="kw-sweep-grid">' + "".join(parts) + "</div>"
+
+
+def _cell_image(
+    result: SweepResult,
+    outcome: CellOutcome | None,
+    px: int,
+    thumbs: MutableMapping[str, str] | None,
+    fixed_ratio: object,
+) -> tuple[str, str | None]:
+    """A grid cell's image (a data: URI) and its escaped note."""
+    if outcome is not None and outcome.state == "done" and outcome.outputs:
+        sha = outcome.outputs[0]
+        cached = thumbs.get(sha) if thumbs is not None else None
+        if cached is not None:
+            return cached, None
+        try:
+            src = thumbnail_data_uri(result.image_bytes(outcome), px)
+        except (OSError, ValueError) as exc:
+            reason = html.escape(str(exc))
+            return _placeholder_uri(px), f'<strong class="kw-failed">cannot show:</strong> {reason}'
+        if thumbs is not None:
+            thumbs[sha] = src
+        return src, None
+    if outcome is not None and outcome.state in _CELL_TEXT:
+        ratio = outcome.coords.get("aspect_ratio", fixed_ratio)
+        shape = ratio if isinstance(ratio, str) else None
+        state = "cancelled" if outcome.state == "cancelled" else "queued"
+        return _pending_uri(px, shape, state), html.escape(_CELL_TEXT[outcome.state])
+    reason = outcome.error if outcome is not None else "not run"
+    return (
+        _placeholder_uri(px),
+        f'<strong class="kw-failed">failed:</strong> {html.escape(reason or "failed")}',
+    )
 
 
 def show_grid(

@@ -20,9 +20,10 @@ import contextlib
 import dataclasses
 import difflib
 import logging
+import os
 import re
 import secrets
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -32,18 +33,20 @@ import traitlets as t
 from ._frontend import require_bundle
 from .client import Client
 from .contract import GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD, SEED_MAX, Status
-from .errors import InvalidRequestError, Problem
-from .gallery import output_key, show_strip, thumbnail_data_uri, widget_row
+from .errors import InvalidRequestError, KontextError, Problem
+from .gallery import grid_html, output_key, show_strip, thumbnail_data_uri, widget_row
 from .history import History, HistoryStep
-from .inputs import InputImage, InputList
+from .inputs import InputImage, InputList, image_size
 from .jobs import (
     MAX_COMPARE,
+    RATIO_FIRST,
     Plan,
     Run,
     Settings,
     check_aspect_setting,
     check_compare,
     describe_error,
+    nearest_ratio,
     parse_seed_list,
     plan_run,
     problem_entries,
@@ -52,6 +55,27 @@ from .jobs import (
 from .payload import ALLOWED, check_guidance, check_sync_mode
 from .prediction import OutputImage, Prediction
 from .request import ImageInput, KontextRequest
+from .store import Store
+from .sweep_mode import (
+    MODES,
+    LiveSweep,
+    SweepSettings,
+    SweepSetup,
+    cell_label,
+    check_run_settings,
+    parse_guidance,
+    parse_prompts,
+    parse_ratios,
+    parse_seeds,
+    plan_line,
+    plan_widget_sweep,
+    problem_line,
+    with_ratio,
+)
+from .sweeps.api import expected_task_seconds
+from .sweeps.plan import DEFAULT_BUDGET_USD, BudgetExceededError
+from .sweeps.results import SweepResult
+from .sweeps.runner import CellOutcome, SweepRunner
 
 __all__ = ["MAX_ROWS", "KontextWidget"]
 
@@ -65,6 +89,10 @@ _ESM, _CSS = require_bundle()
 #: in the notebook and resent on each change. ``w.results`` keeps every prediction.
 MAX_ROWS: Final = 8
 ON_BUSY: Final = ("replace", "queue")
+#: A running sweep's grid and progress are re-rendered at most this often (seconds).
+SWEEP_REFRESH_S: Final = 0.5
+#: Long side of a sweep grid's thumbnails in the gallery, in pixels.
+SWEEP_THUMB_PX: Final = 128
 
 _CONSTRUCTOR_ARGS: Final = (
     "prompt",
@@ -78,6 +106,7 @@ _CONSTRUCTOR_ARGS: Final = (
     "base_url",
     "max_concurrency",
     "on_busy",
+    "store",
 )
 #: What ``generate(**overrides)`` may set before it runs.
 _OVERRIDES: Final = (
@@ -89,6 +118,20 @@ _OVERRIDES: Final = (
     "guidance_scale",
     "enable_sync_mode",
     "on_busy",
+)
+#: What ``sweep(**overrides)`` may set before it runs (named as for ``kw.sweep``).
+_SWEEP_OVERRIDES: Final = (
+    "prompt",
+    "images",
+    "seed",
+    "guidance_scale",
+    "aspect_ratio",
+    "concurrency",
+    "max_cost_usd",
+    "rows",
+    "cols",
+    "on_busy",
+    "retry_failed",
 )
 _MIME_EXT: Final = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -111,6 +154,19 @@ class _Output:
         return self.prediction.images[self.index]
 
 
+@dataclass(frozen=True)
+class _SweepOutput:
+    """An output of a sweep cell: in the store until the front end asks for it."""
+
+    store: Store
+    sha: str
+    prediction_id: str
+    label: str
+    request: KontextRequest
+    inputs: tuple[InputImage, ...]
+    simulated: bool
+
+
 def _history_to_json(steps: Sequence[HistoryStep], widget: object) -> list[dict[str, object]]:
     return [step.trait() for step in steps]
 
@@ -131,6 +187,15 @@ class KontextWidget(anywidget.AnyWidget):
     as ``"16:9"``. ``on_busy``: a Generate while one runs ``"replace"``-s it or
     waits in a ``"queue"``. ``client`` (or ``api_key``/``base_url``/
     ``max_concurrency`` for the one the widget creates and closes).
+
+    Sweep mode (``w.mode = "sweep"``, or the Mode switch) runs a parameter sweep
+    through the same planner, runner and store as :func:`kontext_widgets.sweep`:
+    the axes come from ``sweep_seeds``, ``sweep_guidance``, ``sweep_ratios`` and
+    ``sweep_prompts``, ``sweep_plan`` says what the next Generate costs, and the grid
+    fills in as cells finish; ``await w.sweep(...)`` is the same from Python.
+    ``store``: the sweep store's directory (or a :class:`~kontext_widgets.Store`);
+    by default ``KONTEXT_WIDGETS_STORE`` or ``./kontext-widgets-store``, created at
+    the first sweep.
 
     >>> import asyncio
     >>> from kontext_widgets import KontextWidget, samples
@@ -165,6 +230,16 @@ class KontextWidget(anywidget.AnyWidget):
     guidance_scale = t.Float(GUIDANCE_DEFAULT).tag(sync=True)
     sync_mode = t.Bool(False).tag(sync=True)
     on_busy = t.Unicode("replace").tag(sync=True)
+    mode = t.Unicode("single").tag(sync=True)
+    sweep_seeds = t.Unicode("").tag(sync=True)
+    sweep_guidance = t.Unicode("").tag(sync=True)
+    sweep_ratios = t.List(t.Unicode()).tag(sync=True)
+    sweep_prompts = t.Unicode("").tag(sync=True)
+    sweep_concurrency = t.Int(2).tag(sync=True)
+    sweep_budget = t.Float(DEFAULT_BUDGET_USD).tag(sync=True)
+    sweep_allow_over_budget = t.Bool(False).tag(sync=True)
+    sweep_rows = t.Unicode("").tag(sync=True)
+    sweep_cols = t.Unicode("").tag(sync=True)
 
     # -- set by Python only -----------------------------------------------------------------
     images = t.List(t.Dict()).tag(sync=True)
@@ -179,6 +254,10 @@ class KontextWidget(anywidget.AnyWidget):
     rows = t.List(t.Dict()).tag(sync=True)
     #: Python sees HistoryStep objects; the front end gets them as dicts (to_json).
     history = t.List(t.Instance(HistoryStep)).tag(sync=True, to_json=_history_to_json)
+    sweep_plan = t.Unicode("").tag(sync=True)
+    sweep_axes = t.List(t.Unicode()).tag(sync=True)
+    sweep_progress = t.Dict().tag(sync=True)
+    sweep_failed = t.Int(0).tag(sync=True)
 
     def __init__(
         self,
@@ -194,10 +273,16 @@ class KontextWidget(anywidget.AnyWidget):
         base_url: str | None = None,
         max_concurrency: int = 2,
         on_busy: str = "replace",
+        store: Store | str | os.PathLike[str] | None = None,
         **unknown: object,
     ) -> None:
         if unknown:
             raise TypeError(_unknown_message("KontextWidget()", unknown, _CONSTRUCTOR_ARGS))
+        if store is not None and not isinstance(store, (Store, str, os.PathLike)):
+            raise TypeError(
+                f"KontextWidget(): store={store!r:.80} is not allowed; expected a directory "
+                "(str or path), a kontext_widgets.Store, or None for the default store"
+            )
         if client is not None and (api_key is not None or base_url is not None):
             raise TypeError(
                 "KontextWidget(): pass either client= or api_key=/base_url= (for the client "
@@ -242,6 +327,16 @@ class KontextWidget(anywidget.AnyWidget):
         self._thumbs: dict[str, str] = {}
         self._rows: dict[str, dict[str, Any]] = {}
         self._dropped_rows: set[str] = set()
+        self._store_arg = store
+        self._store: Store | None = None  # the one the widget opens (at the first sweep)
+        self._latest: Run | LiveSweep | None = None
+        self._sweeps: list[LiveSweep] = []
+        self._sweep_count = 0
+        self._sweep_draw = _random_seed()
+        self._last_sweep: SweepSetup | None = None
+        self._sweep_result: SweepResult | None = None
+        self._sweep_thumbs: dict[str, str] = {}
+        self._sweep_outputs: dict[str, _SweepOutput] = {}
         self._open = True
         if _has_key(the_client):
             self._in_background(self._fetch_balance())
@@ -250,7 +345,11 @@ class KontextWidget(anywidget.AnyWidget):
 
     @property
     def client(self) -> Client:
-        """The client every run goes through."""
+        """The client every run goes through.
+
+        >>> KontextWidget().client.simulated  # no key: the offline simulator
+        True
+        """
         return self._client
 
     @property
@@ -291,7 +390,86 @@ class KontextWidget(anywidget.AnyWidget):
         if unknown:
             raise TypeError(_unknown_message("generate()", unknown, _OVERRIDES))
         self._apply(overrides)
+        self.mode = "single"
         return await self._start_generate()
+
+    @property
+    def store(self) -> Store:
+        """Where sweeps record their cells and images (created at the first use).
+
+        >>> import tempfile
+        >>> KontextWidget(store=tempfile.mkdtemp()).store.directory.is_dir()
+        True
+        """
+        if isinstance(self._store_arg, Store):
+            return self._store_arg  # the caller's: never closed here
+        if self._store is None:
+            self._store = Store(self._store_arg)
+        return self._store
+
+    @property
+    def sweep_result(self) -> SweepResult | None:
+        """The last sweep's result (None before the first): cells, images, table, grid.
+
+        A cancelled sweep's result has its unfinished cells ``cancelled``.
+
+        >>> KontextWidget().sweep_result is None
+        True
+        """
+        return self._sweep_result
+
+    async def sweep(self, **overrides: Any) -> SweepResult:
+        """Run the sweep mode's Generate, exactly as the button does, and return its result.
+
+        Overrides are named as for :func:`kontext_widgets.sweep` and set the widget's
+        traits first (and ``mode`` to ``"sweep"``), so it shows what ran: ``prompt``
+        as a list, ``seed`` as a range string (``"1-4"``), a list or a count of random
+        seeds, ``guidance_scale`` as ``"2.0:6.0:0.5"`` or a list, ``aspect_ratio`` as
+        a list; a single value sets the single-mode setting instead.
+        ``concurrency``, ``max_cost_usd`` (``None``: no budget), ``rows``/``cols``
+        (the grid's axes), ``images``, ``on_busy`` and ``retry_failed`` too. Bad input
+        raises :class:`InvalidRequestError` and a plan above the budget
+        :class:`~kontext_widgets.sweeps.BudgetExceededError`; nothing is sent then.
+        Completed cells come from the store, so a rerun costs nothing.
+
+        >>> import asyncio, tempfile
+        >>> from kontext_widgets import samples
+        >>> async def main() -> tuple[str, str]:
+        ...     w = KontextWidget(prompt="make it night", images=[samples.path("landscape")],
+        ...                       store=tempfile.mkdtemp())
+        ...     try:
+        ...         result = await w.sweep(seed="1-2", guidance_scale=[2.5, 4.0], cols="seed")
+        ...     finally:
+        ...         await w.aclose()
+        ...     return result.summary(), w.sweep_plan
+        >>> summary, plan = asyncio.run(main())
+        >>> summary
+        '4 of 4 cells done, 0 failed, 0 from the store (SIMULATED)'
+        >>> plan  # doctest: +ELLIPSIS
+        '4 cells (guidance_scale × 2, seed × 2); cost $0.16 (simulated: nothing billed); ...'
+        """
+        unknown = {k: v for k, v in overrides.items() if k not in _SWEEP_OVERRIDES}
+        if unknown:
+            raise TypeError(_unknown_message("sweep()", unknown, _SWEEP_OVERRIDES))
+        retry = overrides.pop("retry_failed", False)
+        if not isinstance(retry, bool):
+            raise InvalidRequestError([Problem("retry_failed", retry, "expected True or False")])
+        self._apply_sweep(overrides)
+        return await self._start_sweep(retry_failed=retry)
+
+    async def retry_failed(self) -> SweepResult:
+        """Run the last sweep's plan again, resubmitting its failed cells (the button's action).
+
+        Completed cells come from the store at no cost; cells a Cancel stopped run too.
+        Raises :class:`RuntimeError` when the last sweep has no failed cells.
+
+        >>> import asyncio
+        >>> asyncio.run(KontextWidget().retry_failed())
+        Traceback (most recent call last):
+        ...
+        RuntimeError: Retry failed cells: no sweep has run yet
+        """
+        return await self._start_retry()
 
     def cancel(self) -> None:
         """Cancel the running and queued Generates now; their polling stops at once.
@@ -301,14 +479,16 @@ class KontextWidget(anywidget.AnyWidget):
         pending = [task for task in self._tasks if not task.done()]
         for run in self._runs:
             run.cancel_now()  # the jobs say "cancelled" now, not after the loop gets round to it
+        for live in self._sweeps:
+            if not live.ended:
+                live.cancel_now()  # the grid says "cancelled" now
+                self._end_sweep(live)
         for task in pending:
             task.cancel()
         if pending:
             self.busy = False
-            current = self._current
-            self.status = (
-                current.status() if current and current.state == "cancelled" else "Cancelled"
-            )
+            latest = self._latest
+            self.status = latest.status() if latest and latest.state == "cancelled" else "Cancelled"
 
     def add_image(self, image: ImageInput, *, name: str | None = None) -> str:
         """Append an input image (URL, path, bytes or PIL image); return its id.
@@ -480,6 +660,7 @@ class KontextWidget(anywidget.AnyWidget):
         for task in list(self._side_tasks):
             if not task.get_loop().is_closed():
                 task.cancel()
+        self._release_store()
         if self._owns_client:
             try:
                 loop = asyncio.get_running_loop()
@@ -491,10 +672,45 @@ class KontextWidget(anywidget.AnyWidget):
             task.add_done_callback(self._side_tasks.discard)
 
     async def aclose(self) -> None:
-        """:meth:`close`, then wait until the client's connections are closed."""
+        """:meth:`close`, then wait until the cancelled runs end and the client is closed.
+
+        >>> import asyncio
+        >>> w = KontextWidget()
+        >>> asyncio.run(w.aclose()); w.comm is None
+        True
+        """
+        loop = asyncio.get_running_loop()
+        stopping = [task for task in self._tasks if not task.done() and task.get_loop() is loop]
         self.close()
+        # The cancelled runs end (and let go of the store and the client) before we return.
+        await asyncio.gather(*stopping, return_exceptions=True)
+        side = [task for task in self._side_tasks if task.get_loop() is loop]
+        await asyncio.gather(*side, return_exceptions=True)
         if self._owns_client:
             await self._client.close()
+
+    def _release_store(self) -> None:
+        """Close the store the widget opened, once the cancelled sweeps have let go of it."""
+        store, self._store = self._store, None
+        if store is None or isinstance(self._store_arg, Store):
+            return
+        pending = [task for task in self._tasks if not task.done()]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            store.close()
+            return
+        if not pending:
+            store.close()
+            return
+
+        async def when_stopped() -> None:
+            await asyncio.gather(*pending, return_exceptions=True)
+            store.close()
+
+        task = loop.create_task(when_stopped())
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     # ======================================================================= front end messages
 
@@ -522,8 +738,22 @@ class KontextWidget(anywidget.AnyWidget):
 
     def _msg_generate(self, content: Mapping[str, Any], buffers: list[bytes]) -> None:
         # Problems are already in the `problems` trait, where the front end shows them.
-        with contextlib.suppress(InvalidRequestError):
-            self._start_generate()
+        with contextlib.suppress(InvalidRequestError, BudgetExceededError):
+            if self.mode == "sweep":
+                self._start_sweep()
+            elif self.mode == "single":
+                self._start_generate()
+            else:
+                self._touch()
+                self._refuse(
+                    [Problem("mode", self.mode, "expected " + " or ".join(map(repr, MODES)))]
+                )
+
+    def _msg_retry_failed(self, content: Mapping[str, Any], buffers: list[bytes]) -> None:
+        try:
+            self._start_retry()
+        except RuntimeError as exc:
+            self._show_error(str(exc))
 
     def _msg_cancel(self, content: Mapping[str, Any], buffers: list[bytes]) -> None:
         self._touch()
@@ -620,6 +850,7 @@ class KontextWidget(anywidget.AnyWidget):
 
     _HANDLERS: Final = {
         "generate": _msg_generate,
+        "retry_failed": _msg_retry_failed,
         "cancel": _msg_cancel,
         "add_url": _msg_add_url,
         "add_files": _msg_add_files,
@@ -675,6 +906,7 @@ class KontextWidget(anywidget.AnyWidget):
         run = Run(plan, self._client, on_change=self._show_run, thumbs=self._thumbs)
         self._runs.append(run)
         self._current = run
+        self._latest = run
         self._show_run(run)
         predictions = await run.execute()
         failures = [job.exception for job in run.jobs if job.exception is not None]
@@ -685,6 +917,345 @@ class KontextWidget(anywidget.AnyWidget):
                 f"{len(failures)} of {len(run.jobs)} failed: {describe_error(failures[0])}"
             )
         return predictions
+
+    def _refuse(self, problems: Sequence[Problem]) -> None:
+        """Show the problems of a click that sends nothing, and raise them."""
+        self.problems = problem_entries(problems)
+        self.status = "Nothing was sent: see the marked settings"
+        raise InvalidRequestError(problems)
+
+    # -- sweep mode ---------------------------------------------------------------------------
+
+    def _sweep_settings(self) -> SweepSettings:
+        return SweepSettings(
+            prompt=self.prompt,
+            aspect_ratio=self.aspect_ratio,
+            seed=self.seed,
+            guidance_scale=self.guidance_scale,
+            seeds=self.sweep_seeds,
+            guidance=self.sweep_guidance,
+            ratios=tuple(self.sweep_ratios),
+            prompts=self.sweep_prompts,
+            concurrency=self.sweep_concurrency,
+            budget=self.sweep_budget,
+            allow_over_budget=self.sweep_allow_over_budget,
+            rows=self.sweep_rows,
+            cols=self.sweep_cols,
+        )
+
+    def _sweep_setup(self) -> SweepSetup:
+        # The input list holds URLs and LocalImage bytes: planning reads no file.
+        return plan_widget_sweep(
+            self._sweep_settings(), self._inputs.items, random_seed=self._sweep_draw
+        )
+
+    @t.observe(
+        "mode",
+        "prompt",
+        "aspect_ratio",
+        "seed",
+        "guidance_scale",
+        "images",
+        "sweep_seeds",
+        "sweep_guidance",
+        "sweep_ratios",
+        "sweep_prompts",
+        "sweep_concurrency",
+        "sweep_budget",
+        "sweep_allow_over_budget",
+        "sweep_rows",
+        "sweep_cols",
+        "simulated",
+        "balance",
+    )
+    def _sweep_setting_changed(self, change: Mapping[str, Any]) -> None:
+        if not getattr(self, "_open", False):
+            return  # still in __init__ (or closed)
+        if change["name"] == "sweep_seeds":
+            self._sweep_draw = _random_seed()  # a new count of random seeds: new seeds
+        self._replan()
+
+    def _replan(self) -> None:
+        """Update ``sweep_plan`` and ``sweep_axes`` (only in sweep mode: planning is not free)."""
+        if self.mode != "sweep":
+            return
+        axes: list[str] = []
+        try:
+            setup = self._sweep_setup()
+        except InvalidRequestError as exc:
+            text = problem_line(exc.problems)
+        except Exception as exc:  # an observer must not raise into the trait machinery
+            log.exception("planning the sweep failed")
+            text = f"Cannot plan the sweep: {describe_error(exc)}"
+        else:
+            axes = list(setup.plan.axes)
+            text = plan_line(
+                setup,
+                seconds_per_task=expected_task_seconds(self._client),
+                simulated=self._client.simulated,
+                balance=self.balance,
+            )
+        with self.hold_sync():
+            self.sweep_plan = text
+            self.sweep_axes = axes
+
+    def _apply_sweep(self, overrides: Mapping[str, Any]) -> None:
+        """Check ``sweep()``'s overrides, then set them all (or none: problems shown and raised)."""
+        self._touch()
+        values, general, problems = _sweep_values(overrides)
+        settings = dataclasses.replace(
+            self._sweep_settings(),
+            seeds=values.get("sweep_seeds", self.sweep_seeds),
+            guidance=values.get("sweep_guidance", self.sweep_guidance),
+            ratios=values.get("sweep_ratios", tuple(self.sweep_ratios)),
+            prompts=values.get("sweep_prompts", self.sweep_prompts),
+            concurrency=values.get("sweep_concurrency", self.sweep_concurrency),
+            budget=values.get("sweep_budget", self.sweep_budget),
+            rows=values.get("sweep_rows", self.sweep_rows),
+            cols=values.get("sweep_cols", self.sweep_cols),
+        )
+        problems += check_run_settings(settings)
+        checks: list[Callable[[], object]] = [
+            lambda: parse_seeds(settings.seeds),
+            lambda: parse_guidance(settings.guidance),
+            lambda: parse_ratios(list(settings.ratios)),
+            lambda: parse_prompts(settings.prompts),
+        ]
+        for check in checks:
+            try:
+                check()
+            except InvalidRequestError as exc:
+                problems += exc.problems
+        if problems:
+            self._refuse(problems)
+        self._apply(general)
+        with self.hold_sync():
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.mode = "sweep"
+
+    def _start_sweep(
+        self, *, retry_failed: bool = False, setup: SweepSetup | None = None
+    ) -> asyncio.Task[SweepResult]:
+        """Check, plan and start a sweep now; raise (and show) what is wrong or over budget."""
+        self._touch()
+        loop = _running_loop()
+        problems: list[Problem] = []
+        if self.on_busy not in ON_BUSY:
+            problems.append(Problem("on_busy", self.on_busy, "expected 'replace' or 'queue'"))
+        if setup is None:
+            try:
+                setup = self._sweep_setup()
+            except InvalidRequestError as exc:
+                problems[:0] = exc.problems
+        if problems or setup is None:
+            self._refuse(problems)
+        assert setup is not None
+        if not retry_failed:
+            try:
+                setup.plan.check_budget(setup.budget)
+            except BudgetExceededError as exc:
+                message = (
+                    f"sweep_budget: this sweep has {exc.cells} cells and would cost "
+                    f"${exc.cost:.2f}, above the budget of ${exc.budget:.2f}; nothing was sent. "
+                    "Raise Budget (USD), tick Allow over budget, or make an axis shorter"
+                )
+                self.problems = [{"field": "sweep_budget", "message": message}]
+                self.status = "Nothing was sent: the sweep is above the budget"
+                raise
+        self._sweep_count += 1
+        sweep_id = f"sweep{self._sweep_count}"
+        if self.on_busy == "replace":
+            self.cancel()
+        waiting_for = [task for task in self._tasks if not task.done()]
+        work = self._execute_sweep(sweep_id, setup, retry_failed, waiting_for)
+        task = loop.create_task(self._guard(work))
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+        self.busy = True
+        if waiting_for:
+            self.status = f"{self.status} · {len(waiting_for)} queued"
+        return task
+
+    def _start_retry(self) -> asyncio.Task[SweepResult]:
+        setup = self._last_sweep
+        if setup is None:
+            raise RuntimeError("Retry failed cells: no sweep has run yet")
+        if not self.sweep_failed:
+            raise RuntimeError("Retry failed cells: the last sweep has no failed cells")
+        return self._start_sweep(retry_failed=True, setup=setup)
+
+    async def _execute_sweep(
+        self,
+        sweep_id: str,
+        setup: SweepSetup,
+        retry_failed: bool,
+        waiting_for: list[asyncio.Task[Any]],
+    ) -> SweepResult:
+        if waiting_for:
+            await asyncio.wait(waiting_for)  # "queue": start when the earlier ones end
+        if setup.ratio_from_url is not None:
+            setup = await self._resolve_sweep_ratio(setup)
+        store = self.store
+        live = LiveSweep(
+            sweep_id,
+            setup.plan,
+            store,
+            self._client.simulated,
+            rows=setup.rows,
+            cols=setup.cols,
+            inputs=setup.inputs,
+            retry=retry_failed,
+            task=asyncio.current_task(),
+        )
+        self._sweeps = [s for s in self._sweeps if not s.ended] + [live]
+        self._latest = live
+        self._last_sweep = setup
+        with self.hold_sync():
+            self.jobs = []
+            self.sweep_failed = 0
+            self._show_sweep(live)
+        runner = SweepRunner(
+            self._client, store, concurrency=setup.concurrency, on_progress=live.on_progress
+        )
+        refresher = asyncio.ensure_future(self._refresh_sweep(live))
+        try:
+            outcomes = await runner.run(setup.plan, retry_failed=retry_failed)
+        except asyncio.CancelledError:
+            live.cancel_now()
+            self._end_sweep(live)
+            raise
+        except Exception as exc:
+            live.cancel_now("failed", describe_error(exc))
+            self._end_sweep(live)
+            raise
+        finally:
+            refresher.cancel()
+        live.finish(outcomes)
+        await self._sweep_thumbnails(live)
+        result = self._end_sweep(live)
+        if result.failed:
+            self._show_error(
+                f"{len(result.failed)} of {len(result.outcomes)} cells failed: "
+                f"{result.failed[0].error or 'failed'} (Retry failed cells submits them again)"
+            )
+        return result
+
+    async def _resolve_sweep_ratio(self, setup: SweepSetup) -> SweepSetup:
+        """For "first" with a URL first image: read its size once, then plan with that ratio."""
+        url = setup.ratio_from_url
+        assert url is not None
+        try:
+            ratio = nearest_ratio(*image_size(await self._client.download(url)))
+        except (KontextError, OSError, ValueError) as exc:
+            raise InvalidRequestError(
+                [
+                    Problem(
+                        "aspect_ratio",
+                        RATIO_FIRST,
+                        f"cannot read the first image's size ({describe_error(exc)}); "
+                        "pick a ratio instead",
+                    )
+                ]
+            ) from None
+        return with_ratio(setup, ratio)
+
+    async def _refresh_sweep(self, live: LiveSweep) -> None:
+        """Re-render a running sweep as its cells change, at most every SWEEP_REFRESH_S."""
+        while not live.ended:
+            await live.changed.wait()
+            live.changed.clear()
+            try:
+                await self._sweep_thumbnails(live)
+                if live.ended:
+                    return
+                self._show_sweep(live)
+            except Exception:  # the display must not stop the sweep
+                log.exception("updating the sweep's grid failed")
+            await asyncio.sleep(SWEEP_REFRESH_S)
+
+    async def _sweep_thumbnails(self, live: LiveSweep) -> None:
+        """Thumbnails of newly finished cells, made off the event loop (decoding takes time)."""
+        for outcome in list(live.outcomes):
+            if outcome.state != "done" or not outcome.outputs:
+                continue
+            sha = outcome.outputs[0]
+            if sha in self._sweep_thumbs:
+                continue
+            try:
+                uri = await asyncio.to_thread(_store_thumbnail, live.store, sha)
+            except (OSError, ValueError) as exc:
+                log.warning("cannot show sweep output %s: %s", sha, exc)
+                continue  # the grid shows a placeholder with the reason
+            self._sweep_thumbs[sha] = uri
+
+    def _end_sweep(self, live: LiveSweep) -> SweepResult:
+        """A sweep ended (finished, cancelled or stopped): its result, failures and last render."""
+        result = live.result()
+        if live is self._latest:
+            self._sweep_result = result
+            self.sweep_failed = len(result.failed)
+        self._show_sweep(live)
+        return result
+
+    def _show_sweep(self, live: LiveSweep) -> None:
+        """Re-render one sweep's row, and its progress and status when it is the latest run."""
+        row: dict[str, Any] | None = None
+        if live.id not in self._dropped_rows:
+            outputs: list[dict[str, str]] = []
+
+            def hook(outcome: CellOutcome) -> str | None:
+                key = self._sweep_output(live, outcome)
+                if key is not None:
+                    label = self._sweep_outputs[key].label
+                    outputs.append({"key": key, "label": label, "state": "done"})
+                return key
+
+            html_text = grid_html(
+                live.result(),
+                rows=live.rows,
+                cols=live.cols,
+                thumb_px=SWEEP_THUMB_PX,
+                thumbs=self._sweep_thumbs,
+                hooks=hook,
+            )
+            row = {"id": live.id, "title": live.title(), "html": html_text, "outputs": outputs}
+        # The sweep's own task is running it, not waiting.
+        waiting = sum(not task.done() and task is not live.task for task in self._tasks)
+        with self.hold_sync():
+            if row is not None:
+                self._put_row(row)
+            if live is self._latest:
+                self.sweep_progress = live.progress_trait()
+                self.status = live.status() + (f" · {waiting} queued" if waiting > 0 else "")
+            self.simulated = self._client.simulated
+
+    def _sweep_output(self, live: LiveSweep, outcome: CellOutcome) -> str | None:
+        """The output key of a done cell (registered so the tile's buttons work), else None."""
+        if outcome.state != "done" or not outcome.outputs or not outcome.prediction_id:
+            return None
+        key = output_key(outcome.prediction_id, 0)
+        if key not in self._sweep_outputs:
+            cell = live.cell(outcome.index)
+            self._sweep_outputs[key] = _SweepOutput(
+                store=live.store,
+                sha=outcome.outputs[0],
+                prediction_id=outcome.prediction_id,
+                label=cell_label(outcome.coords, outcome.index),
+                request=cell.request,
+                inputs=live.inputs,
+                simulated=live.simulated,
+            )
+        return key
+
+    def _put_row(self, row: dict[str, Any]) -> None:
+        """Add or replace a gallery row (the oldest are dropped beyond MAX_ROWS)."""
+        self._rows[row["id"]] = row
+        while len(self._rows) > MAX_ROWS:
+            oldest = next(iter(self._rows))
+            del self._rows[oldest]
+            self._dropped_rows.add(oldest)
+        self.rows = list(self._rows.values())
 
     async def _guard(self, work: Awaitable[T]) -> T:
         """Run work in a task so that no exception is lost: shown in the widget and logged."""
@@ -724,23 +1295,19 @@ class KontextWidget(anywidget.AnyWidget):
         made = widget_row(
             run.items(), title=f"Run {run.id.removeprefix('run')}", thumbs=self._thumbs
         )
-        self._rows[run.id] = {
+        row = {
             "id": run.id,
             "title": made.title,
             "html": made.html,
             "outputs": [dataclasses.asdict(o) for o in made.outputs],
         }
-        while len(self._rows) > MAX_ROWS:
-            oldest = next(iter(self._rows))
-            del self._rows[oldest]
-            self._dropped_rows.add(oldest)
         # Called from inside the run's own task, so that one is not "waiting".
         waiting = sum(not task.done() for task in self._tasks) - 1
         with self.hold_sync():
-            if run is self._current:
+            if run is self._current and run is self._latest:
                 self.jobs = [job.trait() for job in run.jobs]
                 self.status = run.status() + (f" · {waiting} queued" if waiting > 0 else "")
-            self.rows = list(self._rows.values())
+            self._put_row(row)
             self.simulated = self._client.simulated
 
     async def _fetch_balance(self) -> None:
@@ -837,6 +1404,8 @@ class KontextWidget(anywidget.AnyWidget):
                 self._outputs[key] = _Output(key, output, index, f"prediction {output.id}", ())
             return self._outputs[key]
         record = self._outputs.get(output) if isinstance(output, str) else None
+        if record is None and isinstance(output, str) and output in self._sweep_outputs:
+            record = self._adopt_sweep_output(output)
         if record is None:
             raise InvalidRequestError(
                 [
@@ -847,6 +1416,26 @@ class KontextWidget(anywidget.AnyWidget):
                     )
                 ]
             )
+        return record
+
+    def _adopt_sweep_output(self, key: str) -> _Output:
+        """A sweep cell's output as the widget's other outputs are (read from the store once)."""
+        made = self._sweep_outputs[key]
+        try:
+            data = made.store.read_image(made.sha)
+        except OSError as exc:
+            raise InvalidRequestError(
+                [Problem("key", key, f"an output whose image is in the sweep store ({exc})")]
+            ) from None
+        prediction = Prediction(
+            id=made.prediction_id,
+            status=Status.COMPLETED,
+            images=(OutputImage(url="", data=data),),
+            request=made.request,
+            simulated=made.simulated,
+        )
+        record = _Output(key, prediction, 0, made.label, made.inputs)
+        self._outputs[key] = record
         return record
 
     def _thumb(self, record: _Output) -> str:
@@ -971,6 +1560,95 @@ def _seed_values(seeds: object) -> tuple[dict[str, Any], list[Problem]]:
     if not parsed:
         return {}, [Problem("seeds", seeds, allowed)]
     return {"seed": parsed[0], "seed_locked": True, "seed_list": ", ".join(map(str, parsed))}, []
+
+
+def _store_thumbnail(store: Store, sha: str) -> str:
+    return thumbnail_data_uri(store.read_image(sha), SWEEP_THUMB_PX)
+
+
+def _sweep_values(
+    given: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], list[Problem]]:
+    """``sweep()``'s overrides as sweep traits, single-mode overrides (for ``_apply``), problems.
+
+    A list (or range string, or count of seeds) is an axis; a single value sets the
+    single-mode setting and clears the axis.
+    """
+    values: dict[str, Any] = {}
+    general: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name in ("images", "on_busy"):
+        if name in given:
+            general[name] = given[name]
+    if "prompt" in given:
+        prompt = given["prompt"]
+        if isinstance(prompt, (list, tuple)):
+            if not prompt or not all(isinstance(p, str) and "\n" not in p for p in prompt):
+                problems.append(
+                    Problem("prompt", prompt, "expected a prompt or a list of one-line prompts")
+                )
+            else:
+                values["sweep_prompts"] = "\n".join(prompt)
+        else:
+            general["prompt"] = prompt
+            values["sweep_prompts"] = ""
+    if "seed" in given:
+        seed = given["seed"]
+        if seed is None:
+            values["sweep_seeds"] = ""
+        elif isinstance(seed, str):
+            values["sweep_seeds"] = seed
+        elif isinstance(seed, int) and not isinstance(seed, bool):
+            values["sweep_seeds"] = str(seed)  # as for kw.sweep: a count of random seeds
+        elif isinstance(seed, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in seed
+        ):
+            values["sweep_seeds"] = ", ".join(str(v) for v in seed)
+        else:
+            problems.append(
+                Problem(
+                    "seed",
+                    seed,
+                    "expected a list of seeds, a range such as '1-4', a count of random seeds "
+                    "or None (the Seed field)",
+                )
+            )
+    if "guidance_scale" in given:
+        guidance = given["guidance_scale"]
+        if isinstance(guidance, str):
+            values["sweep_guidance"] = guidance
+        elif isinstance(guidance, (list, tuple)):
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in guidance):
+                values["sweep_guidance"] = ", ".join(repr(float(v)) for v in guidance)
+            else:
+                problems.append(Problem("guidance_scale", guidance, "expected numbers"))
+        else:
+            general["guidance_scale"] = guidance
+            values["sweep_guidance"] = ""
+    if "aspect_ratio" in given:
+        ratio = given["aspect_ratio"]
+        if isinstance(ratio, (list, tuple)):
+            values["sweep_ratios"] = list(ratio)
+        else:
+            general["aspect_ratio"] = ratio
+            values["sweep_ratios"] = []
+    if "concurrency" in given:
+        values["sweep_concurrency"] = given["concurrency"]
+    if "max_cost_usd" in given:
+        budget = given["max_cost_usd"]
+        if budget is None:
+            values["sweep_allow_over_budget"] = True
+        else:
+            values["sweep_budget"] = budget
+            values["sweep_allow_over_budget"] = False
+    for name in ("rows", "cols"):
+        if name in given:
+            axis = given[name]
+            if axis is None or isinstance(axis, str):
+                values[f"sweep_{name}"] = axis or ""
+            else:
+                problems.append(Problem(name, axis, "expected an axis name or None"))
+    return values, general, problems
 
 
 def _mime(data: bytes) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +38,33 @@ def test_public_api_has_runnable_examples() -> None:
             if not any(t.examples for t in examples):
                 missing.append(name)
     assert missing == []
+
+
+def test_the_widgets_public_members_have_runnable_examples() -> None:
+    """The widget's own methods and properties (its Python API) document themselves too."""
+    from kontext_widgets.widget import KontextWidget
+
+    traits = set(KontextWidget.class_own_traits())
+    missing = []
+    for name, member in vars(KontextWidget).items():
+        if name.startswith("_") or name in traits:
+            continue
+        doc = getattr(member, "__doc__", None) or ""
+        if not doctest.DocTestParser().get_examples(doc):
+            missing.append(name)
+    assert "sweep" in vars(KontextWidget)
+    assert missing == []
+
+
+def test_the_protocol_doc_names_every_trait_and_message() -> None:
+    """docs/widget-protocol.md is the front end's contract: nothing synced goes unmentioned."""
+    from kontext_widgets.widget import KontextWidget
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "widget-protocol.md").read_text()
+    mentioned = set(re.findall(r"`([a-z_]+)`", doc))
+    traits = set(KontextWidget.class_own_traits(sync=True)) - {"_esm", "_css"}
+    messages = set(KontextWidget._HANDLERS)
+    assert {"mode", "sweep_plan", "sweep_progress"} <= traits
+    assert "retry_failed" in messages
+    assert sorted(traits - mentioned) == []
+    assert sorted(messages - mentioned) == []

@@ -209,6 +209,15 @@ const FIELD_LABELS: Record<string, string> = {
   guidance_scale: "Guidance scale",
   sync_mode: "Sync mode",
   on_busy: "If busy",
+  mode: "Mode",
+  sweep_seeds: "Sweep seeds",
+  sweep_guidance: "Sweep guidance",
+  sweep_ratios: "Sweep aspect ratios",
+  sweep_prompts: "Sweep prompts",
+  sweep_concurrency: "Sweep concurrency",
+  sweep_budget: "Budget (USD)",
+  sweep_rows: "Grid rows",
+  sweep_cols: "Grid columns",
 };
 
 /** "Seed list: …" for a problem {field: "seed_list", message: "seed_list: … / …"}. */

@@ -4,9 +4,9 @@ import type { Ctx } from "./context";
 import { h, uid } from "./dom";
 import { type Traits, num, str } from "./protocol";
 
-type NumKey = "seed" | "compare" | "guidance_scale";
-type BoolKey = "seed_locked" | "sync_mode";
-type TextKey = "prompt" | "seed_list";
+type NumKey = "seed" | "compare" | "guidance_scale" | "sweep_concurrency" | "sweep_budget";
+type BoolKey = "seed_locked" | "sync_mode" | "sweep_allow_over_budget";
+type TextKey = "prompt" | "seed_list" | "sweep_seeds" | "sweep_guidance" | "sweep_prompts";
 
 /** A <label for> + control pair; returns [wrapper, control]. */
 export function labelled<T extends HTMLElement>(

@@ -12,6 +12,14 @@ export const COMPARE_MIN = 1;
 export const COMPARE_MAX = 16;
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 export const ASPECT_RATIOS = ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"] as const;
+export const SWEEP_CONCURRENCY_MAX = 16;
+/** What the grid pickers call each sweep axis (Python's names as keys). */
+export const AXIS_LABELS: Record<string, string> = {
+  prompt: "Prompt",
+  aspect_ratio: "Aspect ratio",
+  guidance_scale: "Guidance",
+  seed: "Seed",
+};
 /** The "full" reason shown whenever the image list has no room. */
 export const FULL_REASON = `At most ${MAX_IMAGES} images: remove one first`;
 
@@ -59,6 +67,16 @@ export interface HistoryStep {
   parents: string[];
 }
 
+/** A sweep's counts as `sweep_progress` holds them (empty before the first sweep). */
+export interface SweepProgress {
+  state: string;
+  total: number;
+  done: number;
+  failed: number;
+  running: number;
+  text: string;
+}
+
 /** Every synced trait (front-end-edited first, then Python-only). */
 export interface Traits {
   prompt: string;
@@ -70,6 +88,16 @@ export interface Traits {
   guidance_scale: number;
   sync_mode: boolean;
   on_busy: string;
+  mode: string;
+  sweep_seeds: string;
+  sweep_guidance: string;
+  sweep_ratios: string[];
+  sweep_prompts: string;
+  sweep_concurrency: number;
+  sweep_budget: number;
+  sweep_allow_over_budget: boolean;
+  sweep_rows: string;
+  sweep_cols: string;
   images: ImageItem[];
   simulated: boolean;
   price_per_image: number;
@@ -81,12 +109,17 @@ export interface Traits {
   error: string;
   rows: Row[];
   history: HistoryStep[];
+  sweep_plan: string;
+  sweep_axes: string[];
+  sweep_progress: Partial<SweepProgress>;
+  sweep_failed: number;
 }
 
 export type Model = AnyModel<Traits>;
 
 export type ToPython =
   | { type: "generate" }
+  | { type: "retry_failed" }
   | { type: "cancel" }
   | { type: "add_url"; url: string }
   | { type: "add_files"; names: string[] }
@@ -182,6 +215,21 @@ export function readHistory(v: unknown): HistoryStep[] {
     seed: numOrNull(o.seed),
     parents: Array.isArray(o.parents) ? o.parents.filter((p): p is string => typeof p === "string") : [],
   }));
+}
+
+export const strList = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+
+export function readSweepProgress(v: unknown): SweepProgress | null {
+  if (!isObj(v) || typeof v.total !== "number") return null;
+  return {
+    state: str(v.state),
+    total: num(v.total, 0),
+    done: num(v.done, 0),
+    failed: num(v.failed, 0),
+    running: num(v.running, 0),
+    text: str(v.text),
+  };
 }
 
 export function readAnswer(v: unknown): FromPython | null {

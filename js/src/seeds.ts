@@ -13,7 +13,7 @@ export function seedControls(ctx: Ctx): { el: HTMLElement; flush: () => void } {
   const lock = h("input", { type: "checkbox" });
   const [lockWrap] = labelled("Lock seed", lock, "kw-check");
   lockWrap.prepend(lock); // checkbox before its label text
-  const lockHint = h("p", { class: "kw-hint" });
+  const lockHint = h("p", { class: "kw-hint kw-single-only" });
   const [compareWrap, compare] = labelled(
     "Compare seeds",
     h("input", { type: "number", step: 1, inputmode: "numeric", class: "kw-small" }),
@@ -28,7 +28,7 @@ export function seedControls(ctx: Ctx): { el: HTMLElement; flush: () => void } {
       class: "kw-grow",
     }),
   );
-  const listHint = h("p", { class: "kw-hint" });
+  const listHint = h("p", { class: "kw-hint kw-single-only" });
   listWrap.classList.add("kw-grow");
 
   bindNumber(ctx, seed, "seed", "Seed", { min: 0, max: SEED_MAX, integer: true, fallback: 0 });
@@ -68,7 +68,8 @@ export function seedControls(ctx: Ctx): { el: HTMLElement; flush: () => void } {
     h("legend", { class: "kw-h" }, "Seeds"),
     h("div", { class: "kw-row" }, seedWrap, random, lockWrap),
     lockHint,
-    h("div", { class: "kw-row" }, compareWrap, listWrap),
+    // Sweep mode has its own seeds axis; the Seed above is its value when that is empty.
+    h("div", { class: "kw-row kw-single-only" }, compareWrap, listWrap),
     listHint,
   );
   return { el, flush };

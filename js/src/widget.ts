@@ -14,6 +14,7 @@ import { ratioPicker } from "./ratio";
 import { seedControls } from "./seeds";
 import { settings } from "./settings";
 import { costLine, header, jobList } from "./status";
+import { modeSwitch, sweepControls } from "./sweep";
 import { Viewer } from "./viewer";
 
 export type { Traits as WidgetModel };
@@ -27,6 +28,7 @@ function build(ctx: Ctx): void {
   const viewer = new Viewer(ctx);
   const images = imageList(ctx);
   const seeds = seedControls(ctx);
+  const sweep = sweepControls(ctx);
 
   const [promptWrap, prompt] = labelled(
     "Prompt",
@@ -47,7 +49,11 @@ function build(ctx: Ctx): void {
   const cancel = button("Cancel");
   const cost = costLine(ctx);
   cost.id = uid("cost");
-  generate.setAttribute("aria-describedby", cost.id);
+  cost.classList.add("kw-single-only");
+  // Generate is described by what it will do: the cost line, or the sweep's plan line.
+  ctx.watch(["mode"], () =>
+    generate.setAttribute("aria-describedby", ctx.get("mode") === "sweep" ? sweep.plan.id : cost.id),
+  );
 
   const run = (): void => {
     // Make sure the last keystrokes reached Python before the command does (same comm, in order).
@@ -57,6 +63,7 @@ function build(ctx: Ctx): void {
     }
     flushPrompt();
     seeds.flush();
+    sweep.flush();
     ctx.send({ type: "generate" });
   };
   ctx.on(generate, "click", run);
@@ -93,13 +100,25 @@ function build(ctx: Ctx): void {
 
   root.append(
     header(ctx),
+    modeSwitch(ctx),
     h(
       "div",
       { class: "kw-controls" },
       h("div", { class: "kw-col" }, promptWrap, images.el),
       h("div", { class: "kw-col" }, ratioPicker(ctx), seeds.el, settings(ctx)),
     ),
-    h("div", { class: "kw-actionbar" }, cost, h("span", { class: "kw-spacer" }), generate, cancel),
+    sweep.panel,
+    h(
+      "div",
+      { class: "kw-actionbar" },
+      cost,
+      sweep.plan,
+      h("span", { class: "kw-spacer" }),
+      generate,
+      cancel,
+      sweep.retry,
+    ),
+    sweep.progress,
     ctx.alert,
     jobList(ctx),
     history(ctx),

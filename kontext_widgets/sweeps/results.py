@@ -103,11 +103,27 @@ class SweepResult:
         return grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def summary(self) -> str:
+        """One line of counts; a partial result also counts its running, queued and cancelled cells.
+
+        >>> import tempfile
+        >>> from kontext_widgets.sweeps.plan import plan_sweep
+        >>> plan = plan_sweep(prompt="x", images=["https://example.com/a.png"], seed=[1, 2, 3])
+        >>> states = ["done", "running", "pending"]
+        >>> outcomes = tuple(CellOutcome(c.index, dict(c.coords), s)
+        ...                  for c, s in zip(plan.cells, states))
+        >>> SweepResult(plan, outcomes, Store(tempfile.mkdtemp()), simulated=True).summary()
+        '1 of 3 cells done, 0 failed, 1 running, 1 queued, 0 from the store (SIMULATED)'
+        """
         cached = sum(o.cached and o.state == "done" for o in self.outcomes)
         tag = " (SIMULATED)" if self.simulated else ""
+        states = [o.state for o in self.outcomes]
+        unfinished = [("running", "running"), ("pending", "queued"), ("cancelled", "cancelled")]
+        extra = "".join(
+            f", {states.count(state)} {word}" for state, word in unfinished if state in states
+        )
         return (
-            f"{len(self.done)} of {len(self.outcomes)} cells done, {len(self.failed)} failed, "
-            f"{cached} from the store{tag}"
+            f"{len(self.done)} of {len(self.outcomes)} cells done, {len(self.failed)} failed"
+            f"{extra}, {cached} from the store{tag}"
         )
 
     def __repr__(self) -> str:

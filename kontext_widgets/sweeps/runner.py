@@ -94,6 +94,8 @@ class SweepProgress:
         )
 
 
+#: Called with the counts and the cell that just finished, or that just started (its outcome
+#: then has state ``"running"`` and is not final).
 OnProgress = Callable[[SweepProgress, CellOutcome | None], None]
 
 
@@ -154,8 +156,8 @@ class SweepRunner:
         outcomes: list[CellOutcome | None] = [None] * len(plan.cells)
         slots = asyncio.Semaphore(self.concurrency)
 
-        def report(position: int, outcome: CellOutcome | None) -> None:
-            if outcome is not None:
+        def report(position: int, outcome: CellOutcome) -> None:
+            if outcome.state != "running":
                 outcomes[position] = outcome
             if self.on_progress is not None:
                 try:
@@ -174,7 +176,7 @@ class SweepRunner:
                 return
             async with slots:
                 progress.running += 1
-                report(position, None)
+                report(position, CellOutcome(cell.index, dict(cell.coords), "running"))
                 started = time.monotonic()
                 try:
                     outcome = await self._execute(cell, key, record, progress)
