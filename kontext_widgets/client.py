@@ -11,6 +11,8 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
+from multidict import CIMultiDict
 
 from ._version import __version__
 from .contract import (
@@ -37,6 +40,7 @@ from .errors import (
     AccountError,
     AuthenticationError,
     InvalidRequestError,
+    OutputUnavailableError,
     ParameterRejectedError,
     PredictionNotFoundError,
     PredictionTimeoutError,
@@ -61,6 +65,8 @@ log = logging.getLogger("kontext_widgets")
 SIMULATOR_HEADER = "X-Kontext-Simulator"
 
 OnUpdate = Callable[[Prediction], None]
+#: What a prediction id may look like before it goes into a URL path.
+_PREDICTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _Kind = Literal["submit", "get", "upload", "download"]
 
 
@@ -74,11 +80,21 @@ class Timeouts:
 
     connect_s: float = 10.0
     request_s: float = 30.0
+    #: longest silence while reading an answer: a server that stalls mid-body is cut off
+    read_s: float = 30.0
     #: a sync-mode submit stays open while the service works (up to about 90 s)
     sync_submit_s: float = SYNC_MODE_TIMEOUT_S + 30.0
     upload_s: float = 120.0
     download_s: float = 120.0
     wait_s: float = 900.0
+
+
+#: Output images with more pixels than this are refused from their header, before decoding
+#: (a small file can declare absurd dimensions: a decompression bomb).
+MAX_OUTPUT_PIXELS = 50_000_000
+#: Redirects followed for one download (each checked to stay on http(s)).
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -90,8 +106,19 @@ class _Answer:
     def json(self) -> Any:
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return None
+
+    def envelope(self, what: str) -> Any:
+        """The JSON body, or a ProtocolError saying the answer is not JSON at all."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            start = self.body[:80].decode("utf-8", "replace")
+            raise ProtocolError(
+                f"{what}: the answer (HTTP {self.status}, {len(self.body)} bytes) is not JSON; "
+                f"it starts with {start!r}"
+            ) from None
 
 
 class Client:
@@ -120,6 +147,7 @@ class Client:
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         max_download_bytes: int = 64 * 1024 * 1024,
+        max_output_pixels: int = MAX_OUTPUT_PIXELS,
         upload_method: Literal["binary", "ticket"] = "binary",
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
@@ -141,6 +169,7 @@ class Client:
             PollPolicy() if self._endpoint.is_local else PollPolicy(min_interval_s=0.5, first_s=0.5)
         )
         self.max_download_bytes = max_download_bytes
+        self.max_output_pixels = max_output_pixels
         self.upload_method = upload_method
         self.duration = DurationEstimate()
         self._http: aiohttp.ClientSession | None = None
@@ -191,7 +220,9 @@ class Client:
                 headers={"User-Agent": f"kontext-widgets/{__version__}"},
                 trust_env=not self._endpoint.simulated,
                 timeout=aiohttp.ClientTimeout(
-                    total=self.timeouts.request_s, connect=self.timeouts.connect_s
+                    total=self.timeouts.request_s,
+                    connect=self.timeouts.connect_s,
+                    sock_read=self.timeouts.read_s,
                 ),
             )
             self._loop = loop
@@ -287,8 +318,8 @@ class Client:
         )
         if answer.status != 200:
             raise self._error(answer, "submit")
-        envelope = answer.json()
         try:
+            envelope = answer.envelope("submit")
             prediction = Prediction.from_envelope(envelope)
         except ProtocolError as exc:
             raise SubmitOutcomeUnknownError(
@@ -306,17 +337,20 @@ class Client:
 
     async def get(self, prediction_id: str) -> Prediction:
         """Look at a prediction once."""
-        if not isinstance(prediction_id, str) or not prediction_id or "/" in prediction_id:
-            raise ValueError(f"prediction_id: {prediction_id!r} is not a valid prediction id")
+        if not isinstance(prediction_id, str) or not _PREDICTION_ID.fullmatch(prediction_id):
+            raise ValueError(f"prediction_id: {prediction_id!r:.120} is not a valid prediction id")
         answer = await self._send("GET", RESULT_PATH.format(id=prediction_id), kind="get")
         if answer.status == 404:
             raise PredictionNotFoundError(prediction_id)
         if answer.status != 200:
             raise self._error(answer, f"poll of {prediction_id}")
         try:
-            return Prediction.from_envelope(answer.json())
+            return Prediction.from_envelope(answer.envelope(f"poll of {prediction_id}"))
         except ProtocolError as exc:
-            raise ProtocolError(f"poll of {prediction_id}: {exc}") from None
+            message = str(exc)
+            if not message.startswith("poll of"):
+                message = f"poll of {prediction_id}: {message}"
+            raise ProtocolError(message) from None
 
     async def wait(
         self,
@@ -440,20 +474,50 @@ class Client:
     # -- downloads --------------------------------------------------------------------------
 
     async def download(self, url: str) -> bytes:
-        """Fetch one output image (size-capped, checked to be an image)."""
+        """Fetch one output image: size-capped, redirects only to http(s), checked to be an image.
+
+        Never sends the API key (output hosts are not the service). Raises
+        :class:`ProtocolError` for anything that is not a sane image, and
+        :class:`RequestTimeoutError` when the host stalls.
+        """
         if not is_http_url(url):
             raise ProtocolError(
                 f"output URL {url!r:.200} is not an http(s) URL; refusing to fetch it"
             )
-        answer = await self._send("GET", url, kind="download", authorize=False)
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            answer = await self._send("GET", current, kind="download", authorize=False)
+            if answer.status not in _REDIRECT_STATUSES:
+                break
+            current = _redirect_target(url, current, answer.headers.get("Location"))
+        else:
+            raise ProtocolError(
+                f"download of {url!r:.200}: more than {MAX_REDIRECTS} redirects; gave up"
+            )
+        if 400 <= answer.status < 500:
+            # No key goes to output hosts, so a 4xx here is never about the account: the
+            # output expired, was deleted or never existed. Other predictions are unaffected.
+            raise OutputUnavailableError(
+                f"download of {url!r:.200}: HTTP {answer.status} ({self._message(answer)}); "
+                "outputs are kept only for a while (about 7 days): download them promptly",
+                status=answer.status,
+            )
         if answer.status != 200:
             raise self._error(answer, f"download of {url}")
-        _check_image(answer.body, url)
+        _check_image(answer.body, url, self.max_output_pixels)
         return answer.body
 
     async def download_outputs(self, prediction: Prediction) -> Prediction:
         """A copy of ``prediction`` with every output downloaded into ``images``."""
-        datas = await asyncio.gather(*(self.download(u) for u in prediction.outputs))
+        tasks = [asyncio.ensure_future(self.download(u)) for u in prediction.outputs]
+        try:
+            datas = await asyncio.gather(*tasks)
+        except BaseException:
+            # One refused output ends the lot: stop the other downloads instead of orphaning them.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         pairs = zip(prediction.outputs, datas, strict=True)
         images = tuple(OutputImage(url=u, data=d) for u, d in pairs)
         return prediction.with_local(images=images)
@@ -479,9 +543,10 @@ class Client:
         body = answer.json()
         data = body.get("data") if isinstance(body, Mapping) else None
         value = data.get("balance") if isinstance(data, Mapping) else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ProtocolError(f"balance answer has no number: {value!r}")
-        return float(value)
+        number = _finite_number(value)
+        if number is None:
+            raise ProtocolError(f"balance answer has no number: {value!r:.80}")
+        return number
 
     # -- HTTP with retries ------------------------------------------------------------------
 
@@ -505,8 +570,9 @@ class Client:
         if authorize and self._endpoint.api_key:
             # Only ever to the configured base URL: never to upload targets or output hosts.
             headers["Authorization"] = "Bearer " + self._endpoint.api_key.reveal()
+        total_s = timeout_s or self._timeout_for(kind)
         timeout = aiohttp.ClientTimeout(
-            total=timeout_s or self._timeout_for(kind), connect=self.timeouts.connect_s
+            total=total_s, connect=self.timeouts.connect_s, sock_read=self.timeouts.read_s
         )
         cap = self.max_download_bytes if kind == "download" else 8 * 1024 * 1024
         session = self._session()
@@ -521,17 +587,31 @@ class Client:
                     data=form if form is not None else raw_body,
                     headers=headers,
                     timeout=timeout,
-                    allow_redirects=kind == "download",
+                    # Redirects are followed by download() alone, each hop checked; the
+                    # service's own routes never redirect, and the key must not follow one.
+                    allow_redirects=False,
                 ) as resp:
                     if resp.headers.get(SIMULATOR_HEADER):
                         self._seen_simulator_header = True
-                    body = await _read_capped(resp, cap, url)
-                    answer = _Answer(resp.status, body, dict(resp.headers))
+                    body = await _read_capped(resp, cap, url, kind)
+                    answer = _Answer(
+                        resp.status, self._redact(body, kind), CIMultiDict(resp.headers)
+                    )
             except aiohttp.ClientConnectorError as exc:
                 # Never connected, so nothing was sent: safe to try again, even a submit.
                 last_problem = f"cannot connect to {_origin(url)}: {exc.os_error.strerror or exc}"
+            except aiohttp.ConnectionTimeoutError:
+                # Timed out while connecting: nothing was sent either.
+                last_problem = (
+                    f"cannot connect to {_origin(url)}: no connection within "
+                    f"{self.timeouts.connect_s:g} s"
+                )
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else _describe(exc)
+                reason = (
+                    self._timed_out(total_s)
+                    if isinstance(exc, asyncio.TimeoutError)
+                    else _describe(exc)
+                )
                 if kind == "submit":
                     raise SubmitOutcomeUnknownError(
                         reason,
@@ -557,8 +637,25 @@ class Client:
                 log.info("%s %s: %s; retrying in %.1f s", method, _path(url), last_problem, delay)
                 await asyncio.sleep(delay)
         if "timed out" in last_problem:
-            raise RequestTimeoutError(f"{last_problem} ({self.retry.attempts} tries)")
+            raise RequestTimeoutError(f"{last_problem} (gave up after {self.retry.attempts} tries)")
         raise ServerError(f"{last_problem} (gave up after {self.retry.attempts} tries)")
+
+    def _timed_out(self, total_s: float) -> str:
+        return (
+            f"timed out (no answer within {total_s:g} s, or no data for "
+            f"{self.timeouts.read_s:g} s mid-answer)"
+        )
+
+    def _redact(self, body: bytes, kind: _Kind) -> bytes:
+        """Drop the key from an answer of the service, should it ever echo it back.
+
+        Everything read from an answer (messages, errors, ids) then cannot carry it into
+        an exception, a log line or the store. Image bytes are left alone.
+        """
+        if kind == "download" or not self._endpoint.api_key:
+            return body
+        key = self._endpoint.api_key.reveal().encode()
+        return body.replace(key, b"***") if key in body else body
 
     def _retry_statuses(self, kind: _Kind) -> frozenset[int]:
         if kind == "submit":
@@ -613,30 +710,98 @@ def _task_failed(prediction: Prediction) -> TaskFailedError:
     return TaskFailedError(prediction.id, prediction.code, prediction.error, prediction=prediction)
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int, url: str) -> bytes:
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int, url: str, kind: _Kind) -> bytes:
+    """The body, refused (ProtocolError) as soon as it is known to exceed ``cap``.
+
+    A declared Content-Length over the cap is refused before reading anything; a
+    chunked (or compressed) body is counted as it arrives, so no more than the cap
+    plus one chunk is ever held.
+    """
+    hint = " (raise Client(max_download_bytes=...) if it is expected)" if kind == "download" else ""
     declared = resp.content_length
     if declared is not None and declared > cap:
-        raise ProtocolError(f"answer from {_origin(url)} is {declared} bytes; the limit is {cap}")
+        raise ProtocolError(
+            f"answer from {_origin(url)} is {declared} bytes; the limit is {cap}{hint}"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > cap:
-            raise ProtocolError(f"answer from {_origin(url)} is over the {cap}-byte limit")
+            raise ProtocolError(
+                f"answer from {_origin(url)} is over the {cap}-byte limit; stopped reading{hint}"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _check_image(data: bytes, url: str) -> None:
-    import io
+def _redirect_target(first: str, current: str, location: str | None) -> str:
+    """Where a redirect of a download leads, or ProtocolError if it is not a safe http(s) hop."""
+    from urllib.parse import urljoin, urlsplit
 
-    from PIL import Image, UnidentifiedImageError
+    if not location:
+        raise ProtocolError(f"download of {first!r:.200}: a redirect without a Location")
+    location = location.strip()
+    try:
+        # An absolute Location stands on its own: joining would lend "http:///x" our host.
+        target = location if urlsplit(location).scheme else urljoin(current, location)
+    except ValueError:
+        target = location
+    if not is_http_url(target):
+        raise ProtocolError(
+            f"download of {first!r:.200}: redirected to {target!r:.200}, which is not an "
+            "http(s) URL with a host; refusing to follow it"
+        )
+    if urlsplit(current).scheme == "https" and urlsplit(target).scheme == "http":
+        raise ProtocolError(
+            f"download of {first!r:.200}: redirected from https to plain http "
+            f"({target!r:.200}); refusing to follow it"
+        )
+    return target
+
+
+def _check_image(data: bytes, url: str, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
+    """ProtocolError unless ``data`` is an image of sane dimensions (header only, no decode)."""
+    import io
+    import warnings
+
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ProtocolError(f"{url!r:.200} did not return a readable image") from None
+        with warnings.catch_warnings():
+            # Pillow only warns between its two bomb thresholds: make that a refusal too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise ProtocolError(
+                        f"{url!r:.200} returned an image of {width}×{height} pixels "
+                        f"({width * height / 1e6:.0f} megapixels; the limit is "
+                        f"{max_pixels / 1e6:g}): refused as a possible decompression bomb"
+                    )
+                img.verify()
+    except ProtocolError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ProtocolError(
+            f"{url!r:.200} returned an image with absurd dimensions, refused as a "
+            f"decompression bomb ({exc})"
+        ) from None
+    except Exception:  # Pillow raises many kinds (OSError, SyntaxError, struct.error...) for junk
+        raise ProtocolError(
+            f"{url!r:.200} did not return a readable image ({len(data)} bytes, starting "
+            f"{data[:16]!r})"
+        ) from None
+
+
+def _finite_number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _origin(url: str) -> str:

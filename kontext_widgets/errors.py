@@ -39,7 +39,10 @@ class Problem:
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # e.g. an int over 4300 digits, or an object whose repr is broken
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -98,6 +101,11 @@ class PredictionNotFoundError(ServiceError):
     def __init__(self, prediction_id: str) -> None:
         self.prediction_id = prediction_id
         super().__init__(f"no prediction with id {prediction_id!r} (HTTP 404)", status=404)
+
+
+class OutputUnavailableError(ServiceError):
+    """An output URL answered 4xx: the output is gone (outputs are deleted after about 7 days)
+    or was never there. Not an account problem: other predictions are unaffected."""
 
 
 class RateLimitedError(ServiceError):

@@ -513,14 +513,7 @@ def html_row(
     >>> "&lt;my&gt; shoes" in row and row.count("<img src=") == 1
     True
     """
-    row = _build_row(predictions, title, thumb_px, max_images_per_row)
-    builder = _grid_builder()
-    if builder is None:
-        raise RuntimeError(
-            "this version of ipyplot has no grid builder (ipyplot._html_helpers._create_imgs_grid);"
-            " kontext-widgets was written against ipyplot 1.1.x"
-        )
-    return _wrap(row, str(builder(**_ipyplot_args(row))))
+    return _render(_build_row(predictions, title, thumb_px, max_images_per_row))
 
 
 def _wrap(row: _Row, grid: str) -> str:
@@ -827,8 +820,9 @@ def _strip_row(items: Sequence[StripItem], title: str, thumb_px: int) -> _Row:
             )
         tiles.append(
             _Tile(
-                # ipyplot writes src into the attribute as it is: a URL must be escaped here.
-                src=item.src if item.src.startswith("data:") else html.escape(item.src),
+                # ipyplot writes src into the attribute as it is: escape it here (a base64
+                # thumbnail is unchanged by escaping; anything else cannot break out).
+                src=html.escape(item.src),
                 label_html=f'<em class="kw-label">{html.escape(item.label)}</em>',
                 text_html=html.escape(item.note) if item.note else None,
                 plain=item.label + (f": {item.note}" if item.note else ""),
@@ -909,9 +903,6 @@ def grid_html(
     """
     _check_px("thumb_px", thumb_px)
     layout = result.layout(rows=rows, cols=cols)
-    builder = _grid_builder()
-    if builder is None:
-        raise RuntimeError("this version of ipyplot has no grid builder; expected ipyplot 1.1.x")
     sim_html = (
         f'<strong class="kw-simulated">SIMULATED</strong> {html.escape(_SIMULATED_NOTE)} · '
         if result.simulated
@@ -946,7 +937,7 @@ def grid_html(
             thumb_px=thumb_px,
             per_row=len(tiles),
         )
-        parts.append(_wrap(row, str(builder(**_ipyplot_args(row)))))
+        parts.append(_render(row))
     return '<div class="kw-sweep-grid">' + "".join(parts) + "</div>"
 
 

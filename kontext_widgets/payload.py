@@ -61,18 +61,20 @@ def check_seed(value: object) -> Problem | None:
 
 
 def check_guidance(value: object) -> Problem | None:
+    # The range test comes first: it is exact for any int, where math.isfinite would overflow
+    # on a huge one; NaN fails it too (every comparison with NaN is false).
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
         or not GUIDANCE_MIN <= value <= GUIDANCE_MAX
+        or not math.isfinite(value)
     ):
         return Problem("guidance_scale", value, ALLOWED["guidance_scale"])
     return None
 
 
 def check_aspect_ratio(value: object) -> Problem | None:
-    if value not in ASPECT_RATIOS:
+    if not isinstance(value, str) or value not in ASPECT_RATIOS:
         return Problem("aspect_ratio", value, ALLOWED["aspect_ratio"])
     return None
 
@@ -93,9 +95,18 @@ def check_unknown_keys(fields: Mapping[Any, Any]) -> list[Problem]:
     """Unknown keys are refused: the real service would drop them silently."""
     allowed = "unknown field; allowed fields: " + ", ".join(sorted(REQUEST_FIELDS))
     unknown = sorted(
-        ((str(k), v) for k, v in fields.items() if k not in REQUEST_FIELDS), key=lambda kv: kv[0]
+        ((_name(k), v) for k, v in fields.items() if k not in REQUEST_FIELDS),
+        key=lambda kv: kv[0],
     )
-    return [Problem(name, value, allowed) for name, value in unknown]
+    # The value is not echoed: an unknown field is often a misplaced secret (api_key=...),
+    # and this message may be shown, logged or saved in a notebook.
+    return [Problem(name, f"<{type(value).__name__}>", allowed) for name, value in unknown]
+
+
+def _name(key: object, limit: int = 80) -> str:
+    """An unknown key as a field name for a message: text, at most ``limit`` characters."""
+    text = key if isinstance(key, str) else type(key).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_payload(body: object) -> list[Problem]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,58 +99,132 @@ class Prediction:
         """Parse the service's ``{"code", "message", "data"}`` answer.
 
         Raises :class:`~kontext_widgets.errors.ProtocolError` naming what is wrong
-        when the answer does not follow the contract.
+        when the answer does not follow the contract (and nothing else, whatever
+        JSON comes in).
+
+        >>> Prediction.from_envelope({"code": 200, "data": {"id": "a", "status": "sleeping"}})
+        Traceback (most recent call last):
+        ...
+        kontext_widgets.errors.ProtocolError: prediction a has unknown status 'sleeping'; ...
         """
         if not isinstance(envelope, Mapping):
-            raise ProtocolError(f"expected a JSON object, got {type(envelope).__name__}")
+            raise ProtocolError(
+                f"expected a JSON object with 'data', got {_json_type(envelope)}: "
+                f"{_shown(envelope)}"
+            )
         data = envelope.get("data")
         if not isinstance(data, Mapping):
-            raise ProtocolError("answer has no 'data' object")
+            raise ProtocolError(
+                f"answer has no 'data' object (got {_json_type(data)}: {_shown(data)})"
+            )
         return cls.from_data(data)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Prediction:
+        """Parse a prediction's ``data`` object (ProtocolError when it breaks the contract)."""
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"prediction is not a JSON object: {_shown(data)}")
         pid = data.get("id")
-        if not isinstance(pid, str) or not pid:
-            raise ProtocolError(f"prediction has no valid 'id': {pid!r}")
-        raw_status = data.get("status")
-        try:
-            status = Status(raw_status)
-        except ValueError:
+        if not isinstance(pid, str) or not _ID.fullmatch(pid):
             raise ProtocolError(
-                f"prediction {pid} has unknown status {raw_status!r}; "
+                f"prediction has no valid 'id': {_shown(pid)} (expected 1 to {MAX_ID_LENGTH} "
+                "letters, digits, '.', '_' or '-')"
+            )
+        raw_status = data.get("status")
+        status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+        if status is None:
+            raise ProtocolError(
+                f"prediction {pid} has unknown status {_shown(raw_status)}; "
                 f"expected one of {', '.join(s.value for s in Status)}"
-            ) from None
+            )
         outputs = _str_list(data.get("outputs"), "outputs", pid)
         nsfw = data.get("has_nsfw_contents") or []
         if not isinstance(nsfw, list) or not all(isinstance(x, bool) for x in nsfw):
-            raise ProtocolError(f"prediction {pid} has malformed has_nsfw_contents: {nsfw!r}")
+            raise ProtocolError(f"prediction {pid} has malformed has_nsfw_contents: {_shown(nsfw)}")
         timings = data.get("timings") or {}
         if not isinstance(timings, Mapping):
-            raise ProtocolError(f"prediction {pid} has malformed timings: {timings!r}")
+            raise ProtocolError(f"prediction {pid} has malformed timings: {_shown(timings)}")
         code = data.get("code")
         urls = data.get("urls") or {}
         return cls(
             id=pid,
             status=status,
-            model=str(data.get("model") or ""),
+            model=_text(data.get("model")),
             outputs=tuple(outputs),
             has_nsfw_contents=tuple(nsfw),
-            error=str(data.get("error") or ""),
-            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-            created_at=str(data.get("created_at") or ""),
-            timings={
-                k: float(v)
-                for k, v in timings.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)
-            },
-            result_url=str(urls.get("get") or "") if isinstance(urls, Mapping) else "",
+            error=_text(data.get("error"), MAX_ERROR_LENGTH),
+            code=code if _is_code(code) else None,
+            created_at=_text(data.get("created_at")),
+            timings={str(k): v for k, raw in timings.items() if (v := _finite(raw)) is not None},
+            result_url=_text(urls.get("get")) if isinstance(urls, Mapping) else "",
         )
+
+
+#: Prediction ids go into URL paths and file names: letters, digits, '.', '_', '-' only.
+MAX_ID_LENGTH = 200
+_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID_LENGTH - 1}}}")
+_STATUSES = {s.value: s for s in Status}
+#: Longest text kept from the service's free-text fields (an error reason, a model name).
+MAX_TEXT_LENGTH = 2_000
+MAX_ERROR_LENGTH = 10_000
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _shown(value: object, limit: int = 120) -> str:
+    """A short, safe rendering of any JSON value for an error message."""
+    try:
+        text = repr(value)
+    except Exception:  # an int over 4300 digits, or nesting deeper than the recursion limit
+        text = f"<{_json_type(value)}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(value: object, limit: int = MAX_TEXT_LENGTH) -> str:
+    """A free-text field as a string: strings as they are (capped), null as "", others as JSON."""
+    if value is None or value is False:
+        return ""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = f"<{_json_type(value)}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_code(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
 
 
 def _str_list(value: object, name: str, pid: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise ProtocolError(f"prediction {pid} has malformed {name}: {value!r:.200}")
+        raise ProtocolError(f"prediction {pid} has malformed {name}: {_shown(value, 200)}")
     return list(value)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +76,16 @@ def _sniff(data: bytes, name: str, field_name: str) -> LocalImage | Problem:
             f"images may be at most {MAX_UPLOAD_BYTES} bytes",
         )
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or ""
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or ""
+                img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return Problem(field_name, name, _IMAGE_ALLOWED + " (this is not a readable image)")
+    except Image.DecompressionBombWarning:
+        return Problem(field_name, name, _IMAGE_ALLOWED + " (its dimensions are absurdly large)")
+    except Exception:  # Pillow raises many kinds for junk input
         return Problem(field_name, name, _IMAGE_ALLOWED + " (this is not a readable image)")
     if fmt not in _FORMAT_TYPES:
         return Problem(field_name, name, "image format must be one of PNG, JPEG, WebP, GIF")
@@ -94,23 +101,55 @@ def normalize_image(value: object, field_name: str = "images[0]") -> ImageSource
     if isinstance(value, str) and "://" in value:
         return Problem(field_name, value, _IMAGE_ALLOWED + " (only http and https URLs)")
     if isinstance(value, (str, os.PathLike)):
-        path = Path(value).expanduser()
-        try:
-            data = path.read_bytes()
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return Problem(field_name, str(value), f"{_IMAGE_ALLOWED} (cannot read file: {reason})")
-        return _sniff(data, path.name, field_name)
+        return _read_file(value, field_name)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return _sniff(bytes(value), f"<{len(value)} bytes>", field_name)
+        try:
+            data = bytes(value)
+        except (TypeError, ValueError, BufferError) as exc:  # e.g. a released memoryview
+            return Problem(field_name, "<bytes>", f"{_IMAGE_ALLOWED} ({exc})")
+        return _sniff(data, f"<{len(data)} bytes>", field_name)
     from PIL import Image
 
     if isinstance(value, Image.Image):
         buf = io.BytesIO()
-        image = value if value.mode in ("RGB", "RGBA", "L", "LA", "P") else value.convert("RGBA")
-        image.save(buf, format="PNG")
-        return LocalImage(data=buf.getvalue(), name="<PIL image>", content_type="image/png")
+        try:
+            image = (
+                value if value.mode in ("RGB", "RGBA", "L", "LA", "P") else value.convert("RGBA")
+            )
+            image.save(buf, format="PNG")
+        except (OSError, ValueError, TypeError, SystemError) as exc:  # empty, or an odd mode
+            reason = f"this PIL image cannot be saved as PNG: {exc}"
+            return Problem(field_name, "<PIL image>", f"{_IMAGE_ALLOWED} ({reason})")
+        # Through the same checks as bytes: a huge image must not slip past the upload limit.
+        return _sniff(buf.getvalue(), "<PIL image>", field_name)
     return Problem(field_name, value, _IMAGE_ALLOWED)
+
+
+def _read_file(value: str | os.PathLike[str], field_name: str) -> LocalImage | Problem:
+    """Read a local image file, refusing before reading what could never be uploaded.
+
+    Only regular files are read (a FIFO or ``/dev/zero`` would block or never end),
+    and never more than one byte past the upload limit.
+    """
+    shown = str(value) if isinstance(value, str) else repr(value)
+    try:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            reason = "no such file" if not path.exists() else "not a regular file"
+            return Problem(field_name, shown, f"{_IMAGE_ALLOWED} (cannot read file: {reason})")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_UPLOAD_BYTES + 1)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        # RuntimeError: "~user" with no such user; ValueError: a NUL byte in the path.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return Problem(field_name, shown, f"{_IMAGE_ALLOWED} (cannot read file: {reason})")
+    if len(data) > MAX_UPLOAD_BYTES:
+        return Problem(
+            field_name,
+            f"{path.name} (over {MAX_UPLOAD_BYTES} bytes)",
+            f"images may be at most {MAX_UPLOAD_BYTES} bytes",
+        )
+    return _sniff(data, path.name, field_name)
 
 
 @dataclass(frozen=True)
@@ -150,7 +189,7 @@ class KontextRequest:
             raise InvalidRequestError(problems)
 
     @classmethod
-    def build(cls, **fields: Any) -> KontextRequest:
+    def build(cls, /, **fields: Any) -> KontextRequest:
         """Validate user input (URLs, paths, bytes, PIL images) into a request.
 
         Every problem is collected, so a form can show all of them together.

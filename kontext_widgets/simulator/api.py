@@ -94,6 +94,7 @@ async def submit(request: web.Request) -> web.Response:
         latency_s=state.config.latency_s if plan.latency_s is None else plan.latency_s,
         planned_failure=fail_code if fail_code is not None else injected,
         nsfw=plan.nsfw,
+        output_fault=plan.output,
         webhook=webhook,
         origin=origin(request),
     )

@@ -8,6 +8,23 @@ comma-separated items:
 * ``nsfw``        the task completes but flags its output (``has_nsfw_contents: [true]``)
 * ``latency=S``   the task spends S seconds in ``processing`` instead of the configured latency
 
+Hostile outputs: the task completes normally, but downloading its output (GET
+``/media/outputs/{id}/output.png``) meets trouble, as a broken or malicious output
+host would serve it. At most one per prompt (the last one wins):
+
+* ``not_image``        the body is HTML, not an image (still sent as ``image/png``)
+* ``bomb[=MP]``        a small, valid PNG whose header declares MP megapixels (default 64,
+  at most 1000): a decompression bomb
+* ``huge[=MB]``        MB megabytes (default 256, at most 4096) of PNG-looking bytes, chunked,
+  without a Content-Length
+* ``stall[=S]``        half the body (with the full Content-Length), then silence for S seconds
+  (default 3600) or until the client hangs up
+* ``cut[=N]``          half the body, then the connection is cut; only the first N downloads
+  (default: every one), so ``cut=1`` tests a retry that then succeeds
+* ``redirect=KIND``    a 302 to: ``ftp`` (ftp://), ``file`` (file:///etc/passwd), ``data``
+  (a data: URL), ``javascript``, ``nohost`` (``http:///…``), ``loop`` (itself, forever)
+  or ``ok`` (the real output, once)
+
 Markers are removed from the text drawn on the image. An unknown item is an
 error (HTTP 400), so a typo never silently runs a normal task.
 """
@@ -35,6 +52,10 @@ FAILURE_CODES: frozenset[int] = frozenset(
     }
 )
 MAX_LATENCY_S = 3600.0
+#: The kinds of hostile output and the largest value each accepts.
+OUTPUT_LIMITS: dict[str, float] = {"bomb": 1000, "huge": 4096, "stall": 3600, "cut": 1_000_000}
+OUTPUT_DEFAULTS: dict[str, float | None] = {"bomb": 64, "huge": 256, "stall": 3600, "cut": None}
+REDIRECT_KINDS = ("ftp", "file", "data", "javascript", "nohost", "loop", "ok")
 
 _MARKER = re.compile(r"\[simulate:([^\]]*)\]", re.IGNORECASE)
 
@@ -44,23 +65,38 @@ class DirectiveError(ValueError):
 
 
 @dataclass(frozen=True)
+class OutputFault:
+    """How the output of one task is served: ``kind`` and its value (see the module doc).
+
+    >>> OutputFault("bomb", 64)
+    OutputFault(kind='bomb', value=64)
+    """
+
+    kind: str
+    value: float | str | None = None
+
+
+@dataclass(frozen=True)
 class Directives:
     """What the markers in one prompt ask for."""
 
     fail_code: int | None = None
     latency_s: float | None = None
     nsfw: bool = False
+    output: OutputFault | None = None
 
 
 def parse(prompt: str) -> Directives:
     """Read every ``[simulate:...]`` marker in ``prompt``.
 
     >>> parse("make it blue [simulate:fail=5003]")
-    Directives(fail_code=5003, latency_s=None, nsfw=False)
+    Directives(fail_code=5003, latency_s=None, nsfw=False, output=None)
     >>> parse("[simulate:latency=2.5, moderate]")
-    Directives(fail_code=1200, latency_s=2.5, nsfw=False)
+    Directives(fail_code=1200, latency_s=2.5, nsfw=False, output=None)
     >>> parse("no markers here")
-    Directives(fail_code=None, latency_s=None, nsfw=False)
+    Directives(fail_code=None, latency_s=None, nsfw=False, output=None)
+    >>> parse("x [simulate:bomb=225]").output, parse("x [simulate:redirect=ftp]").output
+    (OutputFault(kind='bomb', value=225), OutputFault(kind='redirect', value='ftp'))
     >>> parse("[simulate:explode]")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -69,6 +105,7 @@ def parse(prompt: str) -> Directives:
     fail_code: int | None = None
     latency_s: float | None = None
     nsfw = False
+    output: OutputFault | None = None
     for marker in _MARKER.finditer(prompt):
         for raw in marker.group(1).split(","):
             item = raw.strip().lower()
@@ -81,12 +118,19 @@ def parse(prompt: str) -> Directives:
                 nsfw = True
             elif name == "latency" and value:
                 latency_s = _latency(value)
+            elif name == "not_image" and not value:
+                output = OutputFault("not_image")
+            elif name in OUTPUT_LIMITS:
+                output = OutputFault(name, _amount(name, value))
+            elif name == "redirect" and value:
+                output = OutputFault("redirect", _redirect(value))
             else:
                 raise DirectiveError(
-                    f"unknown simulator directive {item!r}; "
-                    "known: fail=CODE, moderate, nsfw, latency=SECONDS"
+                    f"unknown simulator directive {item!r:.80}; known: fail=CODE, moderate, nsfw, "
+                    "latency=SECONDS, not_image, bomb[=MP], huge[=MB], stall[=S], cut[=N], "
+                    "redirect=KIND"
                 )
-    return Directives(fail_code=fail_code, latency_s=latency_s, nsfw=nsfw)
+    return Directives(fail_code=fail_code, latency_s=latency_s, nsfw=nsfw, output=output)
 
 
 def strip(prompt: str) -> str:
@@ -102,7 +146,33 @@ def _code(value: str) -> int:
     if value.isdigit() and int(value) in FAILURE_CODES:
         return int(value)
     known = ", ".join(str(c) for c in sorted(FAILURE_CODES))
-    raise DirectiveError(f"simulator directive fail={value!r}: expected one of {known}")
+    raise DirectiveError(f"simulator directive fail={value!r:.40}: expected one of {known}")
+
+
+def _amount(name: str, value: str) -> float | None:
+    if not value:
+        return OUTPUT_DEFAULTS[name]
+    try:
+        amount = float(value)
+    except ValueError:
+        amount = math.nan
+    high = OUTPUT_LIMITS[name]
+    whole = name in ("bomb", "huge", "cut")
+    if not (math.isfinite(amount) and 0 < amount <= high) or (whole and amount != int(amount)):
+        kind = "a whole number" if whole else "a number"
+        raise DirectiveError(
+            f"simulator directive {name}={value!r:.40}: expected {kind} above 0, at most {high:g}"
+        )
+    return int(amount) if whole else amount
+
+
+def _redirect(value: str) -> str:
+    if value not in REDIRECT_KINDS:
+        raise DirectiveError(
+            f"simulator directive redirect={value!r:.40}: expected one of "
+            + ", ".join(REDIRECT_KINDS)
+        )
+    return value
 
 
 def _latency(value: str) -> float:
@@ -112,6 +182,7 @@ def _latency(value: str) -> float:
         seconds = math.nan
     if not (math.isfinite(seconds) and 0.0 <= seconds <= MAX_LATENCY_S):
         raise DirectiveError(
-            f"simulator directive latency={value!r}: expected seconds from 0 to {MAX_LATENCY_S:g}"
+            f"simulator directive latency={value!r:.40}: expected seconds from 0 to "
+            f"{MAX_LATENCY_S:g}"
         )
     return seconds

@@ -7,10 +7,11 @@ import io
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image
 
 from .. import contract
-from . import envelope
+from . import envelope, hostile
 from .keys import STATE, origin
 from .storage import StoredFile, safe_filename
 
@@ -46,8 +47,8 @@ async def upload_binary(request: web.Request) -> web.Response:
         data = await _read_capped(part) if part is not None else b""
     except _TooLarge:
         return envelope.error(413, TOO_LARGE)
-    except (AssertionError, ValueError, LookupError):  # not multipart, or malformed
-        part = None
+    except (AssertionError, ValueError, LookupError, HttpProcessingError):
+        part = None  # not multipart, or malformed (e.g. a NUL byte in a part's headers)
     if part is None:
         return envelope.error(400, "expected a multipart/form-data body with a field 'file'")
     content_type = await asyncio.to_thread(image_type, data)
@@ -142,8 +143,16 @@ async def get_upload(request: web.Request) -> web.StreamResponse:
 
 
 async def get_output(request: web.Request) -> web.StreamResponse:
-    """GET /media/outputs/{id}/output.png"""
-    path = request.app[STATE].store.output(request.match_info["id"])
+    """GET /media/outputs/{id}/output.png (served as a hostile host would, if the prompt asked)"""
+    state = request.app[STATE]
+    prediction_id = request.match_info["id"]
+    path = state.store.output(prediction_id)
     if path is None:
         return envelope.error(404, "no such output")
+    prediction = state.predictions.get(prediction_id)
+    fault = prediction.output_fault if prediction is not None else None
+    if prediction is not None and fault is not None and "hop" not in request.query:
+        prediction.downloads += 1
+        state.stats.faults[f"output_{fault.kind}"] += 1
+        return await hostile.serve(request, fault, path, prediction.downloads)
     return web.FileResponse(path, headers={"Content-Type": "image/png"})

@@ -16,6 +16,7 @@ from typing import Any
 from .. import contract
 from ..contract import Status
 from .config import SimulatorConfig
+from .directives import OutputFault
 from .faults import FaultInjector
 from .storage import MediaStore
 
@@ -37,6 +38,10 @@ class Prediction:
     #: decided at submit (directive or fail_rate draw): the task will fail with this code
     planned_failure: int | None = None
     nsfw: bool = False
+    #: a ``[simulate:...]`` hostile-output directive: how GETs of the output are served
+    output_fault: OutputFault | None = None
+    #: GETs of the output so far (``cut=N`` cuts only the first N)
+    downloads: int = 0
     webhook: str | None = None
     #: scheme://host of the submit, to resolve the simulator's own media URLs
     origin: str = ""
