@@ -180,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KontextError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. --out names a file: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

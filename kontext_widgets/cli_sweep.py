@@ -54,6 +54,10 @@ def _load_toml(path: Path) -> dict[str, Any]:
             return dict(tomllib.load(handle))
     except OSError as exc:
         raise InvalidRequestError([Problem("--config", str(path), f"cannot read: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(
+            [Problem("--config", str(path), f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidRequestError(
             [Problem("--config", str(path), f"not valid TOML: {exc}")]
@@ -105,9 +109,29 @@ def _arguments(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def _check_run_options(options: dict[str, Any]) -> None:
+    """Refuse run settings of the wrong type (a TOML file can hold anything), naming each."""
+    problems: list[Problem] = []
+    for name, value in options.items():
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if name == "concurrency" and not (is_int and value >= 1):
+            problems.append(Problem(name, value, "expected an integer, 1 or more"))
+        elif name == "max_cost_usd" and not (value is None or is_int or isinstance(value, float)):
+            problems.append(Problem(name, value, "expected a number of dollars"))
+        elif name in ("store", "out") and not (isinstance(value, str) and value):
+            problems.append(Problem(name, value, "expected a directory path (a string)"))
+        elif name == "retry_failed" and not isinstance(value, bool):
+            problems.append(Problem(name, value, "expected true or false"))
+        elif name == "random_seed" and not is_int:
+            problems.append(Problem(name, value, "expected an integer"))
+    if problems:
+        raise InvalidRequestError(problems)
+
+
 async def _run(args: argparse.Namespace, out: TextIO) -> tuple[SweepResult, dict[str, Any]]:
     settings = _arguments(args)
     run_options = {k: settings.pop(k) for k in list(settings) if k in _RUN_KEYS}
+    _check_run_options(run_options)
     plan_sweep(**settings)  # every bad value is refused here, before a client even starts
     concurrency = int(run_options.get("concurrency", 2))
     async with Client(base_url=args.base_url, max_concurrency=concurrency) as client:

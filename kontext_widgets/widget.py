@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -769,10 +769,12 @@ class KontextWidget(anywidget.AnyWidget):
         self._touch()
         names = content.get("names")
         if not isinstance(names, list) or len(names) != len(buffers):
-            raise ValueError(
+            # A malformed message is bad input, not a failure of ours: shown, not logged.
+            self._show_error(
                 f"add_files: got {len(buffers)} file(s) but names {names!r:.200}; "
                 "expected one name per file"
             )
+            return
         refused: list[str] = []
         for name, data in zip(names, buffers, strict=True):
             try:
@@ -891,9 +893,11 @@ class KontextWidget(anywidget.AnyWidget):
         if self.on_busy == "replace":
             self.cancel()
         waiting_for = [task for task in self._tasks if not task.done()]
-        task = loop.create_task(self._guard(self._execute(plan, waiting_for)))
+        work = self._execute(plan, waiting_for)
+        task = loop.create_task(self._guard(work))
         self._tasks.append(task)
         task.add_done_callback(self._task_done)
+        task.add_done_callback(_close(work))
         self.busy = True
         if waiting_for:
             self.status = f"{self.status} · {len(waiting_for)} queued"
@@ -1072,6 +1076,7 @@ class KontextWidget(anywidget.AnyWidget):
         task = loop.create_task(self._guard(work))
         self._tasks.append(task)
         task.add_done_callback(self._task_done)
+        task.add_done_callback(_close(work))
         self.busy = True
         if waiting_for:
             self.status = f"{self.status} · {len(waiting_for)} queued"
@@ -1331,6 +1336,8 @@ class KontextWidget(anywidget.AnyWidget):
         task = loop.create_task(self._guard(work))
         self._side_tasks.add(task)
         task.add_done_callback(self._side_done)
+        if asyncio.iscoroutine(work):
+            task.add_done_callback(_close(work))
 
     def _side_done(self, task: asyncio.Task[Any]) -> None:
         self._side_tasks.discard(task)
@@ -1727,3 +1734,13 @@ def _python_call(record: _Output) -> str:
 
 def _file_name_of_key(item: InputImage) -> str:
     return "kontext-" + (re.sub(r"[^A-Za-z0-9]", "", item.key or item.name)[:16] or "output")
+
+
+def _close(work: Coroutine[Any, Any, Any]) -> Callable[[asyncio.Task[Any]], None]:
+    """A done-callback that closes ``work``: a task cancelled before its first step never
+    awaited it, and Python would warn that the coroutine was never awaited."""
+
+    def close(_task: asyncio.Task[Any]) -> None:
+        work.close()  # a no-op for a coroutine that ran to its end
+
+    return close
