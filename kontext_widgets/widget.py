@@ -890,10 +890,18 @@ class KontextWidget(anywidget.AnyWidget):
         self._run_count += 1
         if not self.seed_locked and not self.seed_list.strip():
             self.seed = base_seed  # drawn for this run: shown before it starts
+        return self._enqueue(loop, lambda waiting_for: self._execute(plan, waiting_for))
+
+    def _enqueue(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        make_work: Callable[[list[asyncio.Task[Any]]], Coroutine[Any, Any, T]],
+    ) -> asyncio.Task[T]:
+        """Start a run as a task: replacing the running ones, or after them ("queue")."""
         if self.on_busy == "replace":
             self.cancel()
         waiting_for = [task for task in self._tasks if not task.done()]
-        work = self._execute(plan, waiting_for)
+        work = make_work(waiting_for)
         task = loop.create_task(self._guard(work))
         self._tasks.append(task)
         task.add_done_callback(self._task_done)
@@ -1069,18 +1077,10 @@ class KontextWidget(anywidget.AnyWidget):
                 raise
         self._sweep_count += 1
         sweep_id = f"sweep{self._sweep_count}"
-        if self.on_busy == "replace":
-            self.cancel()
-        waiting_for = [task for task in self._tasks if not task.done()]
-        work = self._execute_sweep(sweep_id, setup, retry_failed, waiting_for)
-        task = loop.create_task(self._guard(work))
-        self._tasks.append(task)
-        task.add_done_callback(self._task_done)
-        task.add_done_callback(_close(work))
-        self.busy = True
-        if waiting_for:
-            self.status = f"{self.status} · {len(waiting_for)} queued"
-        return task
+        return self._enqueue(
+            loop,
+            lambda waiting_for: self._execute_sweep(sweep_id, setup, retry_failed, waiting_for),
+        )
 
     def _start_retry(self) -> asyncio.Task[SweepResult]:
         setup = self._last_sweep
