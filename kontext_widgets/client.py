@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -55,7 +54,7 @@ from .errors import (
 )
 from .payload import is_http_url
 from .polling import DurationEstimate, PollPolicy
-from .prediction import OutputImage, Prediction
+from .prediction import OutputImage, Prediction, finite_number
 from .request import ImageInput, KontextRequest, LocalImage, normalize_image
 from .retry import TRANSIENT_STATUSES, RetryPolicy
 
@@ -543,7 +542,7 @@ class Client:
         body = answer.json()
         data = body.get("data") if isinstance(body, Mapping) else None
         value = data.get("balance") if isinstance(data, Mapping) else None
-        number = _finite_number(value)
+        number = finite_number(value)
         if number is None:
             raise ProtocolError(f"balance answer has no number: {value!r:.80}")
         return number
@@ -792,16 +791,6 @@ def _check_image(data: bytes, url: str, max_pixels: int = MAX_OUTPUT_PIXELS) -> 
             f"{url!r:.200} did not return a readable image ({len(data)} bytes, starting "
             f"{data[:16]!r})"
         ) from None
-
-
-def _finite_number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _origin(url: str) -> str:

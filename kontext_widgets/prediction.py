@@ -155,7 +155,9 @@ class Prediction:
             error=_text(data.get("error"), MAX_ERROR_LENGTH),
             code=code if _is_code(code) else None,
             created_at=_text(data.get("created_at")),
-            timings={str(k): v for k, raw in timings.items() if (v := _finite(raw)) is not None},
+            timings={
+                str(k): v for k, raw in timings.items() if (v := finite_number(raw)) is not None
+            },
             result_url=_text(urls.get("get")) if isinstance(urls, Mapping) else "",
         )
 
@@ -208,7 +210,8 @@ def _text(value: object, limit: int = MAX_TEXT_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _finite(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
+    """A finite float from a JSON number, else None (bools, strings, inf, nan, overflow)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
