@@ -516,9 +516,13 @@ async def resolve_first_ratio(plan: Plan, client: Client) -> Plan:
     """For "first" with a URL first image: fetch it once and use its shape's nearest ratio."""
     if plan.ratio_from_url is None:
         return plan
+    return plan.with_ratio(await ratio_of_url(client, plan.ratio_from_url))
+
+
+async def ratio_of_url(client: Client, url: str) -> str:
+    """The allowed ratio nearest to the shape of the image at ``url`` (fetched once)."""
     try:
-        data = await client.download(plan.ratio_from_url)
-        ratio = nearest_ratio(*image_size(data))
+        return nearest_ratio(*image_size(await client.download(url)))
     except (KontextError, OSError, ValueError) as exc:
         raise InvalidRequestError(
             [
@@ -530,7 +534,6 @@ async def resolve_first_ratio(plan: Plan, client: Client) -> Plan:
                 )
             ]
         ) from None
-    return plan.with_ratio(ratio)
 
 
 def _s(count: int) -> str:

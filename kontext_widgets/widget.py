@@ -33,23 +33,22 @@ import traitlets as t
 from ._frontend import require_bundle
 from .client import Client
 from .contract import GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD, SEED_MAX, Status
-from .errors import InvalidRequestError, KontextError, Problem
+from .errors import InvalidRequestError, Problem
 from .gallery import grid_html, output_key, show_strip, thumbnail_data_uri, widget_row
 from .history import History, HistoryStep
-from .inputs import InputImage, InputList, image_size
+from .inputs import InputImage, InputList
 from .jobs import (
     MAX_COMPARE,
-    RATIO_FIRST,
     Plan,
     Run,
     Settings,
     check_aspect_setting,
     check_compare,
     describe_error,
-    nearest_ratio,
     parse_seed_list,
     plan_run,
     problem_entries,
+    ratio_of_url,
     resolve_first_ratio,
 )
 from .payload import ALLOWED, check_guidance, check_sync_mode
@@ -1150,20 +1149,7 @@ class KontextWidget(anywidget.AnyWidget):
         """For "first" with a URL first image: read its size once, then plan with that ratio."""
         url = setup.ratio_from_url
         assert url is not None
-        try:
-            ratio = nearest_ratio(*image_size(await self._client.download(url)))
-        except (KontextError, OSError, ValueError) as exc:
-            raise InvalidRequestError(
-                [
-                    Problem(
-                        "aspect_ratio",
-                        RATIO_FIRST,
-                        f"cannot read the first image's size ({describe_error(exc)}); "
-                        "pick a ratio instead",
-                    )
-                ]
-            ) from None
-        return with_ratio(setup, ratio)
+        return with_ratio(setup, await ratio_of_url(self._client, url))
 
     async def _refresh_sweep(self, live: LiveSweep) -> None:
         """Re-render a running sweep as its cells change, at most every SWEEP_REFRESH_S."""

@@ -80,14 +80,22 @@ async def _endless(request: web.Request, size: int) -> web.StreamResponse:
     return response
 
 
-async def _stall(request: web.Request, data: bytes, seconds: float) -> web.StreamResponse:
-    """Half the body with the full Content-Length, then silence until ``seconds`` or hang-up."""
+async def _half_body(request: web.Request, data: bytes) -> tuple[web.StreamResponse, bool]:
+    """Half the body under the full Content-Length; False when the client already left."""
     response = web.StreamResponse(headers={"Content-Type": "image/png"})
     response.content_length = len(data)
     await response.prepare(request)
     try:
         await response.write(data[: len(data) // 2])
     except (ConnectionError, RuntimeError):
+        return response, False
+    return response, True
+
+
+async def _stall(request: web.Request, data: bytes, seconds: float) -> web.StreamResponse:
+    """Half the body with the full Content-Length, then silence until ``seconds`` or hang-up."""
+    response, connected = await _half_body(request, data)
+    if not connected:
         return response
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -103,12 +111,8 @@ async def _stall(request: web.Request, data: bytes, seconds: float) -> web.Strea
 
 async def _cut(request: web.Request, data: bytes) -> web.StreamResponse:
     """Half the body with the full Content-Length, then the connection is cut."""
-    response = web.StreamResponse(headers={"Content-Type": "image/png"})
-    response.content_length = len(data)
-    await response.prepare(request)
-    try:
-        await response.write(data[: len(data) // 2])
-    except (ConnectionError, RuntimeError):
+    response, connected = await _half_body(request, data)
+    if not connected:
         return response
     if request.transport is not None:
         request.transport.abort()
