@@ -20,7 +20,7 @@ from kontext_widgets import Client, InvalidRequestError, KontextWidget, samples
 from kontext_widgets.simulator import SimulatorServer
 from kontext_widgets.sweeps import BudgetExceededError
 
-from .conftest import MakeSimulator, png_bytes
+from ..conftest import MakeSimulator, png_bytes
 from .test_widget import (
     FAST_RETRY,
     WidgetFactory,

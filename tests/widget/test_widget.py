@@ -32,7 +32,7 @@ from kontext_widgets.history import HistoryStep
 from kontext_widgets.simulator import SimulatorServer
 from kontext_widgets.widget import MAX_ROWS
 
-from .conftest import MakeSimulator, png_bytes
+from ..conftest import MakeSimulator, png_bytes
 
 SECRET = "ws_widget_key_that_must_never_leak_0123456789"
 FAST_RETRY = RetryPolicy(attempts=2, base_s=0.01, cap_s=0.02, max_retry_after_s=0.02)
