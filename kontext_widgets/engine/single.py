@@ -220,41 +220,12 @@ def plan_run(
         check_image_count(len(inputs)),
     ]
     problems += [p for p in checks if p]
-    seeds: list[int] = []
-    base = settings.seed
-    if settings.seed_list.strip():
-        try:
-            seeds = parse_seed_list(settings.seed_list)
-        except InvalidRequestError as exc:
-            problems += exc.problems
-    else:
-        compare = check_compare(settings.compare)
-        seed = _seed_problem(settings.seed) if settings.seed_locked else None
-        problems += [p for p in (compare, seed) if p]
-        if not compare and not seed:
-            if not settings.seed_locked:
-                base = draw_seed()
-            if base + settings.compare - 1 > SEED_MAX:
-                problems.append(
-                    Problem(
-                        "seed",
-                        base,
-                        f"{_SEED_ALLOWED}; comparing {settings.compare} seeds from it "
-                        f"needs a seed of at most {SEED_MAX - settings.compare + 1}",
-                    )
-                )
-            seeds = list(range(base, base + settings.compare))
+    seeds, base, seed_problems = _seeds(settings, draw_seed)
+    problems += seed_problems
     if problems:
         raise InvalidRequestError(problems)
 
-    ratio: str | None = settings.aspect_ratio or None
-    from_url: str | None = None
-    if ratio == RATIO_FIRST:
-        first = inputs[0]
-        if first.size is not None:
-            ratio = nearest_ratio(*first.size)
-        elif isinstance(first.source, str):
-            ratio, from_url = None, first.source
+    ratio, from_url = _ratio(settings.aspect_ratio, inputs)
     requests = tuple(
         KontextRequest.build(
             prompt=settings.prompt,
@@ -274,6 +245,43 @@ def plan_run(
         ratio_from_url=from_url,
     )
     return plan, base
+
+
+def _seeds(
+    settings: Settings, draw_seed: Callable[[], int]
+) -> tuple[list[int], int, list[Problem]]:
+    """The run's seeds, its base seed (drawn when unlocked) and the problems with them."""
+    base = settings.seed
+    if settings.seed_list.strip():
+        try:
+            return parse_seed_list(settings.seed_list), base, []
+        except InvalidRequestError as exc:
+            return [], base, list(exc.problems)
+    compare = check_compare(settings.compare)
+    seed = _seed_problem(settings.seed) if settings.seed_locked else None
+    if compare or seed:
+        return [], base, [p for p in (compare, seed) if p]
+    if not settings.seed_locked:
+        base = draw_seed()
+    if base + settings.compare - 1 > SEED_MAX:
+        allowed = (
+            f"{_SEED_ALLOWED}; comparing {settings.compare} seeds from it "
+            f"needs a seed of at most {SEED_MAX - settings.compare + 1}"
+        )
+        return [], base, [Problem("seed", base, allowed)]
+    return list(range(base, base + settings.compare)), base, []
+
+
+def _ratio(setting: str, inputs: Sequence[InputImage]) -> tuple[str | None, str | None]:
+    """The ratio to send, and the URL to read it from when "first" names a URL image."""
+    if setting != RATIO_FIRST:
+        return setting or None, None
+    first = inputs[0]
+    if first.size is not None:
+        return nearest_ratio(*first.size), None
+    if isinstance(first.source, str):
+        return None, first.source
+    return None, None
 
 
 async def resolve_first_ratio(plan: Plan, client: Client) -> Plan:

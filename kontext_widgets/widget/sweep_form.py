@@ -139,51 +139,11 @@ def plan_widget_sweep(
     (6, ['guidance_scale', 'seed'], ['guidance_scale'], ['seed'])
     """
     problems = check_run_settings(settings)
-    arguments: dict[str, Any] = {"images": [item.source for item in inputs]}
-    axis_values: dict[str, Any] = {}
-    parsers: list[tuple[str, Any]] = [
-        ("prompt", lambda: parse_prompts(settings.prompts)),
-        ("aspect_ratio", lambda: parse_ratios(list(settings.ratios))),
-        ("guidance_scale", lambda: parse_guidance(settings.guidance)),
-        ("seed", lambda: parse_seeds(settings.seeds)),
-    ]
-    for name, parse in parsers:
-        try:
-            axis_values[name] = parse()
-        except InvalidRequestError as exc:
-            problems += exc.problems
-    seed = settings.seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        problems.append(Problem("seed", seed, f"expected a whole number from 0 to {SEED_MAX}"))
-    ratio_problem = check_aspect_setting(settings.aspect_ratio)
-    if ratio_problem and axis_values.get("aspect_ratio") is None:
-        problems.append(ratio_problem)
+    axis_values = _axis_values(settings, problems)
     if problems:
         raise InvalidRequestError(problems)
-
-    # One value of an axis text is a fixed setting, like the single-mode controls' values.
-    prompts = axis_values["prompt"] or [settings.prompt]
-    arguments["prompt"] = prompts if len(prompts) > 1 else prompts[0]
-    guidance = axis_values["guidance_scale"] or [settings.guidance_scale]
-    arguments["guidance_scale"] = guidance if len(guidance) > 1 else guidance[0]
-    ratios = axis_values["aspect_ratio"]
-    from_url: str | None = None
-    if ratios:
-        arguments["aspect_ratio"] = ratios if len(ratios) > 1 else ratios[0]
-    elif settings.aspect_ratio == RATIO_FIRST:
-        first = inputs[0] if inputs else None
-        if first is None:
-            arguments["aspect_ratio"] = None  # no images: plan_sweep says so
-        elif first.size is not None:
-            arguments["aspect_ratio"] = nearest_ratio(*first.size)
-        else:
-            arguments["aspect_ratio"], from_url = None, str(first.source)
-    else:
-        arguments["aspect_ratio"] = settings.aspect_ratio or None
+    arguments, from_url = _arguments(settings, inputs, axis_values)
     seeds = axis_values["seed"]
-    # plan_sweep reads an int seed as a count of random seeds: one fixed seed goes in as a
-    # one-value axis and is made a fixed setting again below.
-    arguments["seed"] = [settings.seed] if seeds is None else seeds
 
     try:
         plan = plan_sweep(random_seed=random_seed, **arguments)
@@ -203,6 +163,63 @@ def plan_widget_sweep(
         random_seeds=isinstance(seeds, int),
         inputs=tuple(inputs),
     )
+
+
+def _axis_values(settings: SweepSettings, problems: list[Problem]) -> dict[str, Any]:
+    """Each axis text parsed (None: not an axis); problems, the seed's too, added to the list."""
+    axis_values: dict[str, Any] = {}
+    parsers: list[tuple[str, Any]] = [
+        ("prompt", lambda: parse_prompts(settings.prompts)),
+        ("aspect_ratio", lambda: parse_ratios(list(settings.ratios))),
+        ("guidance_scale", lambda: parse_guidance(settings.guidance)),
+        ("seed", lambda: parse_seeds(settings.seeds)),
+    ]
+    for name, parse in parsers:
+        try:
+            axis_values[name] = parse()
+        except InvalidRequestError as exc:
+            problems += exc.problems
+    seed = settings.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        problems.append(Problem("seed", seed, f"expected a whole number from 0 to {SEED_MAX}"))
+    ratio_problem = check_aspect_setting(settings.aspect_ratio)
+    if ratio_problem and axis_values.get("aspect_ratio") is None:
+        problems.append(ratio_problem)
+    return axis_values
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    return values if len(values) > 1 else values[0]
+
+
+def _arguments(
+    settings: SweepSettings, inputs: Sequence[InputImage], axis_values: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """plan_sweep's arguments, and the URL to read the ratio from for "first" with a URL."""
+    # One value of an axis text is a fixed setting, like the single-mode controls' values.
+    arguments: dict[str, Any] = {"images": [item.source for item in inputs]}
+    arguments["prompt"] = _one_or_list(axis_values["prompt"] or [settings.prompt])
+    guidance = axis_values["guidance_scale"] or [settings.guidance_scale]
+    arguments["guidance_scale"] = _one_or_list(guidance)
+    ratios = axis_values["aspect_ratio"]
+    from_url: str | None = None
+    if ratios:
+        arguments["aspect_ratio"] = _one_or_list(ratios)
+    elif settings.aspect_ratio == RATIO_FIRST:
+        first = inputs[0] if inputs else None
+        if first is None:
+            arguments["aspect_ratio"] = None  # no images: plan_sweep says so
+        elif first.size is not None:
+            arguments["aspect_ratio"] = nearest_ratio(*first.size)
+        else:
+            arguments["aspect_ratio"], from_url = None, str(first.source)
+    else:
+        arguments["aspect_ratio"] = settings.aspect_ratio or None
+    seeds = axis_values["seed"]
+    # plan_sweep reads an int seed as a count of random seeds: one fixed seed goes in as a
+    # one-value axis and is made a fixed setting again (_fixed).
+    arguments["seed"] = [settings.seed] if seeds is None else seeds
+    return arguments, from_url
 
 
 def _axis_fields(problems: Sequence[Problem], swept: set[str]) -> list[Problem]:
