@@ -352,7 +352,7 @@ def parse_values(
     >>> parse_values("seed", "1, 1")
     Traceback (most recent call last):
     ...
-    kontext_widgets.errors.InvalidRequestError: seed: 1 is not allowed; each seed once
+    kontext_widgets.errors.InvalidRequestError: seed: '1' is not allowed; each seed once
     """
     setting = field(name)
     return grammar.parse(

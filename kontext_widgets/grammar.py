@@ -134,14 +134,16 @@ def random_count(setting: Setting, value: object, *, field: str, max_count: int)
     """The count when ``value`` is a bare count (``4`` or ``"4"``), else None."""
     if isinstance(value, bool):
         return None
+    written: object = value
     if isinstance(value, str) and _WHOLE.match(value.strip()):
-        value = int(value.strip())
+        written = value.strip()
+        value = int(written)
     if not isinstance(value, int):
         return None
     if not 1 <= value <= max_count:
         raise refused(
             field,
-            value,
+            written,
             f"a count of random {setting.item}s from 1 to {max_count} "
             f"(or a range such as {value}-{value} for that one {setting.item})",
         )
@@ -171,13 +173,19 @@ def parse(
             draw = rng or random.Random()  # noqa: S311 - seeds for images, not secrets
             low, high = _bound(setting, "min", 0), _bound(setting, "max", 2**31 - 1)
             return [draw.randint(int(low), int(high)) for _ in range(count)]
-    values = _PARSERS.get(setting.axis, _single)(setting, value, name, counts, max_count)
-    _refuse_repeats(setting, values, name)
-    if limit is not None and len(values) > limit:
+    allowed = allowed_text(setting, counts=counts, max_count=max_count)
+    written = _PARSERS.get(setting.axis, _single)(setting, value, name, allowed)
+    _check_each(setting, written, name, allowed)
+    _refuse_repeats(setting, written, name)
+    if limit is not None and len(written) > limit:
         raise refused(
-            name, value, f"at most {limit} {setting.item}s", shown=f"{len(values)} {setting.item}s"
+            name, value, f"at most {limit} {setting.item}s", shown=f"{len(written)} {setting.item}s"
         )
-    return values
+    return [v for v, _ in written]
+
+
+#: Each value with what to show when it is refused: the token as written, or the value.
+Written = list[tuple[object, object]]
 
 
 def _bound(setting: Setting, key: str, default: float) -> float:
@@ -189,93 +197,81 @@ def _tokens(text: str, joined: re.Pattern[str], glue: str) -> list[str]:
     return [t for t in _SEPARATORS.split(joined.sub(glue, text.strip())) if t]
 
 
-def _ints(setting: Setting, value: object, name: str, counts: bool, max_count: int) -> list[object]:
-    allowed = allowed_text(setting, counts=counts, max_count=max_count)
+def _as_is(values: list[object]) -> Written:
+    return [(v, v) for v in values]
+
+
+def _ints(setting: Setting, value: object, name: str, allowed: str) -> Written:
     if isinstance(value, str):
-        out: list[object] = []
+        out: Written = []
         for token in _tokens(value, _JOINED_DASH, "-"):
             out += _int_token(token, name, allowed)
-        return _checked(setting, out, name, allowed)
+        return out
     items = _as_list(value)
     if items is None or any(isinstance(v, bool) or not isinstance(v, int) for v in items):
         raise refused(name, value, allowed)
-    return _checked(setting, items, name, allowed)
+    return _as_is(items)
 
 
-def _int_token(token: str, name: str, allowed: str) -> list[int]:
+def _int_token(token: str, name: str, allowed: str) -> Written:
     if token.isascii() and _WHOLE.match(token):
-        return [int(token)]
+        return [(int(token), token)]
     if token.isascii() and _INT_SPAN.match(token):
         try:
-            return [int(v) for v in parse_range(token)]
+            return _as_is([int(v) for v in parse_range(token)])
         except ValueError as exc:
             raise refused(name, token, f"{exc}; {allowed}") from None
     raise refused(name, token, allowed)
 
 
-def _floats(
-    setting: Setting, value: object, name: str, counts: bool, max_count: int
-) -> list[object]:
-    allowed = allowed_text(setting)
+def _floats(setting: Setting, value: object, name: str, allowed: str) -> Written:
     if isinstance(value, str):
-        out: list[object] = []
+        out: Written = []
         for token in _tokens(value, _JOINED_COLON, ":"):
             if ":" in token:
                 try:
-                    out += parse_range(token)
+                    out += _as_is(list(parse_range(token)))
                 except ValueError as exc:
                     raise refused(name, token, f"{exc}; {allowed}") from None
             elif token.isascii() and _DECIMAL.match(token):
-                out.append(float(token))
+                out.append((float(token), token))
             else:
                 raise refused(name, token, allowed)
-        return _checked(setting, out, name, allowed)
+        return out
     items = _as_list(value)
     if items is None or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
         raise refused(name, value, allowed)
-    return _checked(setting, items, name, allowed)
+    return _as_is(items)
 
 
-def _choices(
-    setting: Setting, value: object, name: str, counts: bool, max_count: int
-) -> list[object]:
-    allowed = allowed_text(setting)
-    items: list[object] | None = (
-        list(_tokens(value, _SEPARATORS, ",")) if isinstance(value, str) else _as_list(value)
-    )
+def _choices(setting: Setting, value: object, name: str, allowed: str) -> Written:
+    items = list(_tokens(value, _SEPARATORS, ",")) if isinstance(value, str) else _as_list(value)
     if items is None:
         raise refused(name, value, allowed)
-    return _checked(setting, items, name, allowed)
+    return _as_is(list(items))
 
 
-def _lines(
-    setting: Setting, value: object, name: str, counts: bool, max_count: int
-) -> list[object]:
+def _lines(setting: Setting, value: object, name: str, allowed: str) -> Written:
     if isinstance(value, str):
-        lines: list[object] = [line.strip() for line in value.splitlines() if line.strip()]
-        return _checked(setting, lines, name, None, suffix=f" (one {setting.item} per line)")
+        return _as_is([line.strip() for line in value.splitlines() if line.strip()])
     items = _as_list(value)
     if items is None:
-        raise refused(name, value, allowed_text(setting))
-    return _checked(setting, items, name, None)
+        raise refused(name, value, allowed)
+    return _as_is(items)
 
 
-def _image_sets(
-    setting: Setting, value: object, name: str, counts: bool, max_count: int
-) -> list[object]:
+def _image_sets(setting: Setting, value: object, name: str, allowed: str) -> Written:
     items = _as_list(value)
     if items and all(isinstance(v, (list, tuple)) for v in items):
-        return [list(v) for v in items]  # type: ignore[call-overload]
+        return _as_is([list(v) for v in items])  # type: ignore[call-overload]
     # One image list (or something KontextRequest.build will name the problem of).
-    return [value]
+    return [(value, value)]
 
 
-def _single(
-    setting: Setting, value: object, name: str, counts: bool, max_count: int
-) -> list[object]:
+def _single(setting: Setting, value: object, name: str, allowed: str) -> Written:
     if isinstance(value, (list, tuple)):
-        raise refused(name, value, allowed_text(setting))
-    return _checked(setting, [value], name, None)
+        raise refused(name, value, allowed)
+    return [(value, value)]
 
 
 def _as_list(value: object) -> list[object] | None:
@@ -287,42 +283,43 @@ def _as_list(value: object) -> list[object] | None:
     return [value]
 
 
-def _checked(
-    setting: Setting, values: list[object], name: str, allowed: str | None, *, suffix: str = ""
-) -> list[object]:
-    """Each value through the setting's own check; the problem names ``name``."""
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else ""
+
+
+def _check_each(setting: Setting, written: Written, name: str, allowed: str) -> None:
+    """Each value through the setting's own check; the problem names ``name``.
+
+    Numbers are also held to the front end's bounds, which may be narrower than the wire's:
+    -1 means "random" on the wire, but a seed someone writes down is a real one (0 and up).
+    """
+    if setting.axis == "image_sets":
+        return  # KontextRequest.build checks each image with its position
+    numeric = setting.axis in ("ints", "floats")
+    own_words = numeric or setting.axis == "choices"
     low, high = _bound(setting, "min", -math.inf), _bound(setting, "max", math.inf)
-    for value in values:
+    for value, as_written in written:
         problem = setting.check(value)
-        # The front end's bounds may be narrower than the wire's: -1 means "random" on the
-        # wire, but a seed someone writes down is a real one (0 and up).
-        if problem is None and isinstance(value, (int, float)) and not low <= value <= high:
-            problem = Problem(name, value, allowed or "")
-        if problem is not None:
-            shown = f"{value:g}" if isinstance(value, float) else ""
-            raise refused(name, value, (allowed or problem.allowed) + suffix, shown=shown)
-    return values
+        out_of_bounds = isinstance(value, (int, float)) and not low <= value <= high
+        if problem is None and not (numeric and out_of_bounds):
+            continue
+        reason = allowed if own_words or problem is None else problem.allowed
+        raise refused(name, as_written, reason, shown=_shown(as_written))
 
 
-def _refuse_repeats(setting: Setting, values: list[object], name: str) -> None:
+def _refuse_repeats(setting: Setting, written: Written, name: str) -> None:
     seen: list[object] = []
-    for value in values:
+    for value, as_written in written:
         try:
             repeated = value in seen
         except Exception:  # an object whose == is broken: it cannot be compared, let it be
             repeated = False
         if repeated:
-            shown = f"{value:g}" if isinstance(value, float) else ""
-            raise refused(
-                name,
-                value,
-                f"each {setting.item} once",
-                shown=shown,
-            )
+            raise refused(name, as_written, f"each {setting.item} once", shown=_shown(as_written))
         seen.append(value)
 
 
-_PARSERS: Final[Mapping[str, Callable[[Setting, object, str, bool, int], list[object]]]] = {
+_PARSERS: Final[Mapping[str, Callable[[Setting, object, str, str], Written]]] = {
     "ints": _ints,
     "floats": _floats,
     "choices": _choices,

@@ -70,8 +70,9 @@ def test_minus_one_is_random_on_the_wire_but_not_a_seed_to_write() -> None:
 
 
 def test_repeated_values_are_refused_with_a_named_error() -> None:
-    assert refused("seed", "1, 2, 1") == "seed: 1 is not allowed; each seed once"
-    assert refused("seed", "1-3, 2", field_name="sweep_seeds").startswith("sweep_seeds: 2 ")
+    assert refused("seed", "1, 2, 1") == "seed: '1' is not allowed; each seed once"
+    assert refused("seed", "1-3, 2", field_name="sweep_seeds").startswith("sweep_seeds: '2' ")
+    assert refused("seed", [4, 4]) == "seed: 4 is not allowed; each seed once"
     assert refused("guidance_scale", [2, 2.0]) == (
         "guidance_scale: 2 is not allowed; each guidance value once"
     )
@@ -100,7 +101,7 @@ def test_counts_mean_that_many_random_seeds_where_asked() -> None:
         "seed", "0", counts=True, max_count=MAX_RANDOM_SEEDS, field_name="sweep_seeds"
     )
     assert message == (
-        "sweep_seeds: 0 is not allowed; a count of random seeds from 1 to 1000 "
+        "sweep_seeds: '0' is not allowed; a count of random seeds from 1 to 1000 "
         "(or a range such as 0-0 for that one seed)"
     )
 
