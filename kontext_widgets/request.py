@@ -265,7 +265,8 @@ _ATTRIBUTES = frozenset(f.name for f in dataclasses.fields(KontextRequest)) - {"
 
 
 def _is_extra(name: str, given: Mapping[str, Any]) -> bool:
-    return name in given and name not in _ATTRIBUTES
+    # At its default an extra is left out, so equal requests compare (and hash) equal.
+    return name in given and name not in _ATTRIBUTES and given[name] != _fields.field(name).default
 
 
 def _form_order(problem: Problem) -> int:

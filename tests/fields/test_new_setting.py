@@ -75,6 +75,7 @@ def test_the_cache_key_tells_it_apart_and_keeps_old_keys() -> None:
     # At its default the key is the one made before the field existed: the store still finds
     # every result it holds.
     assert off.cache_key() == unset.cache_key()
+    assert off == unset  # at its default it is not even held
     registry.FIELDS = registry.FIELDS[:-1]
     assert KontextRequest.build(**BASE).cache_key() == unset.cache_key()
 
