@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Final
+from typing import Any, Final, cast
 
 from . import grammar
 from .checks import (
@@ -52,6 +52,7 @@ from .contract import (
     SEED_MAX,
 )
 from .errors import Problem
+from .value_forms import arg_line, as_float, image_keys, image_names, images_snippet, same
 
 __all__ = [
     "FIELDS",
@@ -64,7 +65,11 @@ __all__ = [
     "by_trait",
     "field",
     "frontend_spec",
+    "parse_floats",
+    "parse_ints",
+    "parse_strs",
     "parse_values",
+    "random_count",
 ]
 
 #: Most seeds one single-mode Generate compares (each is one paid image).
@@ -73,10 +78,6 @@ MAX_COMPARE: Final = 16
 MAX_SWEEP_CONCURRENCY: Final = 16
 #: Most random seeds a count may ask for in the widget (each is a paid image per other cell).
 MAX_RANDOM_SEEDS: Final = 1000
-
-
-def _same(value: object) -> object:
-    return value
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,9 @@ class Field:
     #: registry); no for a new field, so results stored before it existed are still found
     keyed_at_default: bool = False
     #: the value as the cache key records it (local images by content hash)
-    cache: Callable[[object], object] = _same
+    cache: Callable[[object], object] = same
     #: the value as a person compares it (``describe()``, labels, PNG text)
-    shown: Callable[[object], object] = _same
+    shown: Callable[[object], object] = same
     #: every problem of one wire value (default: the one from ``check``)
     problems: Callable[[object], list[Problem]] | None = None
     #: the CLI option's help
@@ -143,36 +144,6 @@ class Field:
         return value is None and self.default is None
 
 
-def _arg(name: str) -> Callable[[object], str | None]:
-    """The usual snippet line, ``name=value,``, left out when the value is None."""
-    return lambda value: None if value is None else f"{name}={value!r},"
-
-
-def _images_snippet(images: object) -> str:
-    lines = ["images=["]
-    for source in images if isinstance(images, (list, tuple)) else []:
-        if isinstance(source, str):
-            lines.append(f"    {source!r},")
-        else:
-            name = getattr(source, "name", "image")
-            lines.append(f"    {name!r},  # a file from your computer: put its path here")
-    return "\n".join([*lines, "],"])
-
-
-def _image_keys(images: object) -> object:
-    items = images if isinstance(images, (list, tuple)) else []
-    return [i if isinstance(i, str) else "sha256:" + str(getattr(i, "sha256", "")) for i in items]
-
-
-def _image_names(images: object) -> object:
-    items = images if isinstance(images, (list, tuple)) else []
-    return [i if isinstance(i, str) else getattr(i, "name", "image") for i in items]
-
-
-def _as_float(value: object) -> object:
-    return float(value) if isinstance(value, (int, float)) else value
-
-
 #: The request settings, in form order.
 FIELDS: tuple[Field, ...] = (
     Field(
@@ -186,7 +157,7 @@ FIELDS: tuple[Field, ...] = (
         in_cache_key=True,
         axis="lines",
         cli_flag="--prompt",
-        snippet=_arg("prompt"),
+        snippet=arg_line("prompt"),
         frontend={"kind": "text"},
         required=True,
         item="prompt",
@@ -204,13 +175,13 @@ FIELDS: tuple[Field, ...] = (
         in_cache_key=True,
         axis="image_sets",
         cli_flag="--image",
-        snippet=_images_snippet,
+        snippet=images_snippet,
         frontend={"kind": "images", "min": MIN_IMAGES, "max": MAX_IMAGES, "default": []},
         required=True,
         item="image set",
         keyed_at_default=True,
-        cache=_image_keys,
-        shown=_image_names,
+        cache=image_keys,
+        shown=image_names,
         problems=image_url_problems,
         help=f"input image: http(s) URL or local file ({MIN_IMAGES} to {MAX_IMAGES}; repeat it)",
     ),
@@ -225,7 +196,7 @@ FIELDS: tuple[Field, ...] = (
         in_cache_key=True,
         axis="ints",
         cli_flag="--seed",
-        snippet=_arg("seed"),
+        snippet=arg_line("seed"),
         frontend={"kind": "seeds", "min": 0, "max": SEED_MAX, "step": 1, "default": 0},
         item="seed",
         keyed_at_default=True,
@@ -242,11 +213,11 @@ FIELDS: tuple[Field, ...] = (
         in_cache_key=True,
         axis="floats",
         cli_flag="--guidance",
-        snippet=_arg("guidance_scale"),
+        snippet=arg_line("guidance_scale"),
         frontend={"kind": "number", "min": GUIDANCE_MIN, "max": GUIDANCE_MAX, "step": 0.1},
         item="guidance value",
         keyed_at_default=True,
-        cache=_as_float,
+        cache=as_float,
         help=f"how closely to follow the prompt, {GUIDANCE_MIN} to {GUIDANCE_MAX}",
     ),
     Field(
@@ -260,7 +231,7 @@ FIELDS: tuple[Field, ...] = (
         in_cache_key=True,
         axis="choices",
         cli_flag="--aspect-ratio",
-        snippet=_arg("aspect_ratio"),
+        snippet=arg_line("aspect_ratio"),
         frontend={"kind": "choice", "choices": list(ASPECT_RATIOS), "default": ""},
         item="aspect ratio",
         keyed_at_default=True,
@@ -358,6 +329,32 @@ def parse_values(
     return grammar.parse(
         setting, value, field=field_name, counts=counts, rng=rng, max_count=max_count, limit=limit
     )
+
+
+def parse_ints(name: str, value: object, **options: Any) -> list[int]:
+    """:func:`parse_values` of an ``"ints"`` setting, typed (``parse_ints("seed", "1-3")``)."""
+    return cast("list[int]", parse_values(name, value, **options))
+
+
+def parse_floats(name: str, value: object, **options: Any) -> list[float]:
+    """:func:`parse_values` of a ``"floats"`` setting, typed."""
+    return cast("list[float]", parse_values(name, value, **options))
+
+
+def parse_strs(name: str, value: object, **options: Any) -> list[str]:
+    """:func:`parse_values` of a ``"choices"`` or ``"lines"`` setting, typed."""
+    return cast("list[str]", parse_values(name, value, **options))
+
+
+def random_count(name: str, value: object, *, field_name: str, max_count: int) -> int | None:
+    """The count when ``value`` is a bare count of random seeds (``4`` or ``"4"``), else None.
+
+    >>> random_count("seed", " 4 ", field_name="sweep_seeds", max_count=1000)
+    4
+    >>> random_count("seed", "1-4", field_name="sweep_seeds", max_count=1000) is None
+    True
+    """
+    return grammar.random_count(field(name), value, field=field_name, max_count=max_count)
 
 
 def frontend_spec() -> dict[str, object]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from decimal import Decimal, InvalidOperation
 from typing import Final, Protocol
 
@@ -261,11 +261,11 @@ def _lines(setting: Setting, value: object, name: str, allowed: str) -> Written:
 
 
 def _image_sets(setting: Setting, value: object, name: str, allowed: str) -> Written:
-    items = _as_list(value)
-    if items and all(isinstance(v, (list, tuple)) for v in items):
-        return _as_is([list(v) for v in items])  # type: ignore[call-overload]
-    # One image list (or something KontextRequest.build will name the problem of).
-    return [(value, value)]
+    if not isinstance(value, (list, tuple)):
+        return [(value, value)]  # KontextRequest.build names the problem
+    if value and all(isinstance(v, (list, tuple)) for v in value):
+        return _as_is([list(v) for v in value])
+    return [(value, value)]  # one image list
 
 
 def _single(setting: Setting, value: object, name: str, allowed: str) -> Written:
@@ -275,11 +275,12 @@ def _single(setting: Setting, value: object, name: str, allowed: str) -> Written
 
 
 def _as_list(value: object) -> list[object] | None:
-    """A lone value as a one-value list, a list or tuple as itself; None for anything else."""
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if isinstance(value, (str, bytes, Mapping, set, frozenset)) or value is None:
+    """An ordered collection (list, tuple, range, generator…) as a list, a lone value as a
+    one-value list; None for text, bytes, mappings, sets (no order) and None."""
+    if isinstance(value, (str, bytes, bytearray, memoryview, Mapping, Set)) or value is None:
         return None
+    if isinstance(value, Iterable):
+        return list(value)
     return [value]
 
 

@@ -45,6 +45,8 @@ def test_seed_lists_and_single_values() -> None:
     assert parse_values("seed", (5,)) == [5]
     assert parse_values("seed", 9) == [9]
     assert parse_values("seed", []) == []
+    assert parse_values("seed", range(3, 6)) == [3, 4, 5]
+    assert parse_values("seed", (s for s in (8, 9))) == [8, 9]
 
 
 @pytest.mark.parametrize(
