@@ -7,7 +7,8 @@
 The TOML file holds the same names as ``kontext_widgets.sweep``: ``prompt``, ``images``
 (a list, or a list of lists for an image-set axis), ``seed`` (list, ``"1-8"`` or a count of
 random seeds), ``guidance_scale``, ``aspect_ratio``, plus ``concurrency``, ``max_cost_usd``,
-``store`` and ``out``.
+``store`` and ``out``. The setting options come from the registry
+(:mod:`kontext_widgets.cli.options`) and the values are read with the one grammar.
 """
 
 from __future__ import annotations
