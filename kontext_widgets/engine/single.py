@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -19,6 +18,7 @@ from typing import Final
 from ..client import Client
 from ..contract import ASPECT_RATIOS, GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD, SEED_MAX
 from ..errors import InvalidRequestError, KontextError, Problem
+from ..fields import MAX_COMPARE, parse_ints
 from ..inputs import InputImage, image_size
 from ..payload import ALLOWED, check_guidance, check_image_count, check_prompt, check_sync_mode
 from ..request import KontextRequest
@@ -38,12 +38,9 @@ __all__ = [
     "resolve_first_ratio",
 ]
 
-#: Most seeds one Generate compares (each is one paid image).
-MAX_COMPARE: Final = 16
 #: ``aspect_ratio`` value meaning "keep the first image's shape".
 RATIO_FIRST: Final = "first"
 _SEED_ALLOWED = f"expected an integer from 0 to {SEED_MAX}"
-_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,8 @@ class Settings:
 
 
 def parse_seed_list(text: str) -> list[int]:
-    """Seeds written as ``"1, 7, 42"`` (commas, semicolons or spaces), checked strictly.
+    """Seeds written as ``"1, 7, 42"`` (or ``"1-4"``), read with the one grammar, at most
+    :data:`MAX_COMPARE`.
 
     >>> parse_seed_list("1, 7 42")
     [1, 7, 42]
@@ -73,36 +71,7 @@ def parse_seed_list(text: str) -> list[int]:
     ...
     kontext_widgets.errors.InvalidRequestError: seed_list: 'x' is not allowed; ...
     """
-    tokens = [t for t in _SEPARATORS.split(text.strip()) if t]
-    seeds: list[int] = []
-    for token in tokens:
-        if not token.isascii() or not token.isdigit() or int(token) > SEED_MAX:
-            raise InvalidRequestError(
-                [
-                    Problem(
-                        "seed_list",
-                        token,
-                        f"{_SEED_ALLOWED}, separated by commas or spaces (e.g. 1, 7, 42)",
-                    )
-                ]
-            )
-        if int(token) in seeds:
-            raise InvalidRequestError(
-                [Problem("seed_list", token, "each seed once (a repeated seed repeats its image)")]
-            )
-        seeds.append(int(token))
-    if len(seeds) > MAX_COMPARE:
-        raise InvalidRequestError(
-            [
-                Problem(
-                    "seed_list",
-                    text,
-                    f"at most {MAX_COMPARE} seeds",
-                    shown=f"{len(seeds)} seeds",
-                )
-            ]
-        )
-    return seeds
+    return parse_ints("seed", text, field_name="seed_list", limit=MAX_COMPARE)
 
 
 def nearest_ratio(width: int, height: int) -> str:

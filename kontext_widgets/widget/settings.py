@@ -18,7 +18,8 @@ from typing import Any, Final
 from ..contract import SEED_MAX
 from ..engine.single import MAX_COMPARE, check_aspect_setting, check_compare, parse_seed_list
 from ..errors import InvalidRequestError, Problem
-from ..payload import ALLOWED, check_guidance, check_sync_mode
+from ..fields import FIELDS, Field
+from ..payload import ALLOWED, check_guidance
 from ..store import Store
 
 __all__ = [
@@ -37,12 +38,13 @@ _ON_BUSY_ALLOWED = "expected 'replace' or 'queue'"
 Values = tuple[dict[str, Any], list[Problem]]
 
 
-def _checked(name: str, trait: str, check: Callable[[object], Problem | None]) -> Any:
-    def setter(value: object) -> Values:
-        problem = check(value)
-        return ({}, [problem]) if problem else ({trait: value}, [])
+def _checked(f: Field) -> Callable[[object], Values]:
+    """A request setting the widget holds as it is: checked by its field, set on its trait."""
 
-    setter.__name__ = f"set_{name}"
+    def setter(value: object) -> Values:
+        problem = f.check(value)
+        return ({}, [problem]) if problem else ({str(f.trait): value}, [])
+
     return setter
 
 
@@ -118,18 +120,34 @@ def _seeds(seeds: object) -> Values:
     return {"seed": parsed[0], "seed_locked": True, "seed_list": ", ".join(map(str, parsed))}, []
 
 
-#: ``generate(**overrides)`` (and the constructor's settings): name -> converter to traits.
-#: ``images`` is the input list's, not a trait's: the widget handles it.
-SETTERS: Final[Mapping[str, Callable[[object], Values]]] = {
-    "prompt": _prompt,
-    "images": lambda value: ({}, []),
-    "aspect_ratio": _aspect_ratio,
-    "seeds": _seeds,
+#: Request settings the widget reads its own way (keyword, converter); the rest are checked
+#: by their field and set on their trait as they are.
+_OWN_WAY: Final[Mapping[str, tuple[str, Callable[[object], Values]]]] = {
+    "prompt": ("prompt", _prompt),
+    "images": ("images", lambda value: ({}, [])),  # the input list's, handled by the widget
+    "seed": ("seeds", _seeds),  # None, one seed or a list to compare
+    "guidance_scale": ("guidance_scale", _guidance),
+    "aspect_ratio": ("aspect_ratio", _aspect_ratio),  # also "" and "first"
+}
+#: Settings of the widget that are not request fields.
+_WIDGET_ONLY: Final[Mapping[str, Callable[[object], Values]]] = {
     "compare": _compare,
-    "guidance_scale": _guidance,
-    "enable_sync_mode": _checked("enable_sync_mode", "sync_mode", check_sync_mode),
     "on_busy": _on_busy,
 }
+
+
+def _setters() -> dict[str, Callable[[object], Values]]:
+    table: dict[str, Callable[[object], Values]] = {}
+    for f in FIELDS:
+        if f.trait is not None:
+            name, setter = _OWN_WAY.get(f.name, (f.name, _checked(f)))
+            table[name] = setter
+    return {**table, **_WIDGET_ONLY}
+
+
+#: ``generate(**overrides)`` (and the constructor's settings): keyword -> converter to trait
+#: values, made from the registry (``fields.FIELDS``) and the widget's own settings.
+SETTERS: Final[Mapping[str, Callable[[object], Values]]] = _setters()
 
 
 def settings_values(given: Mapping[str, Any]) -> Values:
@@ -256,21 +274,36 @@ def _general(name: str) -> Callable[[object], SweepValues]:
     return lambda value: ({}, {name: value}, [])
 
 
-#: ``sweep(**overrides)``, named as for ``kw.sweep``: name -> converter. ``retry_failed``
-#: is an argument of the run, not a setting (the widget takes it out first).
-SWEEP_SETTERS: Final[Mapping[str, Callable[[object], SweepValues]]] = {
+#: Request settings a sweep reads as axes (the others set their single-mode value).
+_SWEEP_AXES: Final[Mapping[str, Callable[[object], SweepValues]]] = {
     "prompt": _sweep_prompt,
-    "images": _general("images"),
     "seed": _sweep_seed,
     "guidance_scale": _sweep_guidance,
     "aspect_ratio": _sweep_ratio,
+}
+#: Arguments of a sweep run that are not request settings.
+_SWEEP_RUN: Final[Mapping[str, Callable[[object], SweepValues]]] = {
     "concurrency": lambda value: ({"sweep_concurrency": value}, {}, []),
     "max_cost_usd": _budget,
     "rows": _grid("rows"),
     "cols": _grid("cols"),
     "on_busy": _general("on_busy"),
-    "retry_failed": lambda value: ({}, {}, []),
+    "retry_failed": lambda value: ({}, {}, []),  # an argument of the run: taken out first
 }
+
+
+def _sweep_setters() -> dict[str, Callable[[object], SweepValues]]:
+    table = {
+        f.name: _SWEEP_AXES.get(f.name, _general(f.name)) for f in FIELDS if f.trait is not None
+    }
+    # enable_sync_mode is a single-mode setting (a sweep submits asynchronously)
+    table["enable_sync_mode"] = _general("enable_sync_mode")
+    return {**table, **_SWEEP_RUN}
+
+
+#: ``sweep(**overrides)``, named as for ``kw.sweep``: keyword -> converter, from the registry
+#: and the run's own arguments.
+SWEEP_SETTERS: Final[Mapping[str, Callable[[object], SweepValues]]] = _sweep_setters()
 
 
 def sweep_values(given: Mapping[str, Any]) -> SweepValues:

@@ -7,15 +7,14 @@ reason live in the plan line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..contract import ASPECT_RATIOS, GUIDANCE_MAX, GUIDANCE_MIN, SEED_MAX
+from ..contract import ASPECT_RATIOS
 from ..errors import InvalidRequestError, Problem
-from ..payload import check_guidance, check_prompt
+from ..fields import MAX_RANDOM_SEEDS, MAX_SWEEP_CONCURRENCY, parse_floats, parse_ints, random_count
+from ..payload import check_prompt
 from ..sweeps.layout import format_value
-from ..sweeps.plan import parse_range
 
 __all__ = [
     "AXES",
@@ -57,24 +56,7 @@ FIELD_LABELS: Final = {
     "sweep_rows": "Grid rows",
     "sweep_cols": "Grid columns",
 }
-MAX_SWEEP_CONCURRENCY: Final = 16
-#: Most random seeds a count may ask for (each is a paid image per other cell).
-MAX_RANDOM_SEEDS: Final = 1000
 MODES: Final = ("single", "sweep")
-
-_WHOLE = re.compile(r"^\d+$")
-_SEED_RANGE = re.compile(r"^\d+\s*-\s*\d+$")
-_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_SEEDS_ALLOWED = (
-    "expected a range START-END (e.g. 1-4), seeds separated by commas (e.g. 1, 5, 9) or a "
-    f"count of random seeds (e.g. 4, at most {MAX_RANDOM_SEEDS}); seeds are whole numbers "
-    f"from 0 to {SEED_MAX}; empty uses the Seed field"
-)
-_GUIDANCE_ALLOWED = (
-    "expected START:STOP:STEP (e.g. 2.0:6.0:0.5) or numbers separated by commas "
-    f"(e.g. 2, 3.5, 5), each from {GUIDANCE_MIN:g} to {GUIDANCE_MAX:g}; empty uses the "
-    "Guidance scale slider"
-)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -82,6 +64,8 @@ _GUIDANCE_ALLOWED = (
 
 def parse_seeds(text: str) -> list[int] | int | None:
     """The ``sweep_seeds`` text: seeds, a count of random seeds, or None (not an axis).
+
+    Read with the one grammar (:func:`kontext_widgets.fields.parse_values`).
 
     >>> parse_seeds("1-4"), parse_seeds("1, 5, 9"), parse_seeds("4"), parse_seeds("  ")
     ([1, 2, 3, 4], [1, 5, 9], 4, None)
@@ -93,34 +77,12 @@ def parse_seeds(text: str) -> list[int] | int | None:
     stripped = text.strip()
     if not stripped:
         return None
-    if "," in stripped:
-        seeds: list[int] = []
-        for item in (part.strip() for part in stripped.split(",")):
-            if not _WHOLE.match(item) or int(item) > SEED_MAX:
-                raise _refused("sweep_seeds", item, _SEEDS_ALLOWED)
-            if int(item) in seeds:
-                raise _refused("sweep_seeds", item, "each seed once")
-            seeds.append(int(item))
-        return seeds
-    if _SEED_RANGE.match(stripped):
-        try:
-            values = [int(v) for v in parse_range(stripped)]
-        except ValueError as exc:
-            raise _refused("sweep_seeds", stripped, f"{exc}; {_SEEDS_ALLOWED}") from None
-        if values[-1] > SEED_MAX:
-            raise _refused("sweep_seeds", stripped, _SEEDS_ALLOWED)
-        return values
-    if _WHOLE.match(stripped):
-        count = int(stripped)
-        if not 1 <= count <= MAX_RANDOM_SEEDS:
-            raise _refused(
-                "sweep_seeds",
-                stripped,
-                f"a count of random seeds from 1 to {MAX_RANDOM_SEEDS} (or a range such as "
-                f"{stripped}-{stripped} for that one seed)",
-            )
+    count = random_count("seed", stripped, field_name="sweep_seeds", max_count=MAX_RANDOM_SEEDS)
+    if count is not None:
         return count
-    raise _refused("sweep_seeds", stripped, _SEEDS_ALLOWED)
+    return parse_ints(
+        "seed", stripped, field_name="sweep_seeds", counts=True, max_count=MAX_RANDOM_SEEDS
+    )
 
 
 def parse_guidance(text: str) -> list[float] | None:
@@ -136,23 +98,7 @@ def parse_guidance(text: str) -> list[float] | None:
     stripped = text.strip()
     if not stripped:
         return None
-    values: list[float] = []
-    if ":" in stripped:
-        try:
-            values = [float(v) for v in parse_range(stripped)]
-        except ValueError as exc:
-            raise _refused("sweep_guidance", stripped, f"{exc}; {_GUIDANCE_ALLOWED}") from None
-        bad = [v for v in values if check_guidance(v)]
-        if bad:
-            raise _refused("sweep_guidance", stripped, _GUIDANCE_ALLOWED, shown=f"{bad[0]:g}")
-        return values
-    for item in (part.strip() for part in stripped.split(",")):
-        if not _DECIMAL.match(item) or check_guidance(float(item)):
-            raise _refused("sweep_guidance", item, _GUIDANCE_ALLOWED)
-        if float(item) in values:
-            raise _refused("sweep_guidance", item, "each value once")
-        values.append(float(item))
-    return values
+    return parse_floats("guidance_scale", stripped, field_name="sweep_guidance")
 
 
 def parse_ratios(values: object) -> list[str] | None:

@@ -16,6 +16,7 @@ from kontext_widgets.engine.cells import CellOutcome
 from kontext_widgets.engine.progress import Progress
 from kontext_widgets.engine.single import Settings, plan_run
 from kontext_widgets.errors import InvalidRequestError
+from kontext_widgets.fields import FIELDS
 from kontext_widgets.inputs import InputList
 from kontext_widgets.prediction import OutputImage, Prediction
 from kontext_widgets.widget import messages, plan_view, settings
@@ -115,7 +116,11 @@ def test_settings_tables_are_what_the_methods_accept() -> None:
     assert problems == []
     _, problems = settings.settings_values({"seeds": [1, 1], "aspect_ratio": "5:4"})
     assert [p.field for p in problems] == ["seeds", "aspect_ratio"]
-    assert list(settings.SETTERS)[:4] == ["prompt", "images", "aspect_ratio", "seeds"]
+    # The keywords generate() takes: the registry's widget settings (seed as "seeds"), then
+    # the widget's own.
+    request = [("seeds" if f.name == "seed" else f.name) for f in FIELDS if f.trait]
+    assert list(settings.SETTERS) == [*request, "compare", "on_busy"]
+    assert set(settings.SWEEP_SETTERS) >= {f.name for f in FIELDS if f.trait}
     values, general, problems = settings.sweep_values(
         {"prompt": ["a", "b"], "max_cost_usd": None, "rows": 3}
     )
