@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Final
 
 from ..contract import PRICE_PER_IMAGE_USD
 from ..errors import InvalidRequestError, Problem
+from ..field_text import snippet_lines
 from ..inputs import InputImage
 from ..request import KontextRequest
 from .outputs import Output
@@ -22,6 +24,26 @@ def _comment(text: str) -> str:
 
 
 def python_call(record: Output) -> str:
+    """The ``client.run(...)`` call that reproduces ``record``; its keyword lines come from
+    the registry (each setting's own snippet line), the images from what the widget knows.
+
+    >>> from kontext_widgets.contract import Status
+    >>> from kontext_widgets.prediction import Prediction
+    >>> from kontext_widgets.request import KontextRequest
+    >>> r = KontextRequest.build(prompt="x", images=["https://example.com/a.png"], seed=2)
+    >>> done = Prediction(id="p", status=Status.COMPLETED, request=r)
+    >>> made = Output("p:0", done, 0, "seed 2", ())
+    >>> print(python_call(made).split("client.run(")[1])  # doctest: +NORMALIZE_WHITESPACE
+        prompt='x',
+        images=[
+            'https://example.com/a.png',
+        ],
+        seed=2,
+        guidance_scale=3.5,
+    )
+    kw.show(prediction)
+    <BLANKLINE>
+    """
     request: KontextRequest | None = record.prediction.request
     if request is None:
         raise InvalidRequestError(
@@ -35,36 +57,31 @@ def python_call(record: Output) -> str:
         f"# simulator); with a key this costs ${PRICE_PER_IMAGE_USD:.2f}.",
         "async with kw.Client() as client:",
         "    prediction = await client.run(",
-        f"        prompt={request.prompt!r},",
-        "        images=[",
     ]
-    inputs = list(record.inputs)
+    arguments = snippet_lines(request, image_lines=_image_lines(request, record.inputs))
+    lines += [f"        {line}" for line in arguments]
+    lines += ["    )", "kw.show(prediction)", ""]
+    return "\n".join(lines)
+
+
+def _image_lines(request: KontextRequest, inputs: Sequence[InputImage]) -> list[str]:
+    """Each input as the snippet writes it: a URL, a path, or a name to replace by a path."""
+    lines = []
     for position, source in enumerate(request.images):
         item = inputs[position] if position < len(inputs) else None
         if isinstance(source, str):
-            lines.append(f"            {source!r},")
+            lines.append(f"{source!r},")
         elif item is not None and item.path:
-            lines.append(f"            {item.path!r},  # a local file")
+            lines.append(f"{item.path!r},  # a local file")
         elif item is not None and item.kind == "output":
             name = f"{_stem_of_key(item)}.png"
             lines.append(
-                f"            {name!r},  # output {_comment(item.key or '')} of an earlier edit: "
+                f"{name!r},  # output {_comment(item.key or '')} of an earlier edit: "
                 "download it and put its path here"
             )
         else:
-            lines.append(
-                f"            {source.name!r},  # a file from your computer: put its path here"
-            )
-    lines.append("        ],")
-    if request.seed is not None:
-        lines.append(f"        seed={request.seed},")
-    lines.append(f"        guidance_scale={request.guidance_scale!r},")
-    if request.aspect_ratio is not None:
-        lines.append(f"        aspect_ratio={request.aspect_ratio!r},")
-    if request.enable_sync_mode:
-        lines.append("        enable_sync_mode=True,")
-    lines += ["    )", "kw.show(prediction)", ""]
-    return "\n".join(lines)
+            lines.append(f"{source.name!r},  # a file from your computer: put its path here")
+    return lines
 
 
 def _stem_of_key(item: InputImage) -> str:
