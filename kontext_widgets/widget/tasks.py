@@ -9,7 +9,7 @@ awaited" warning).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["Tasks", "running_loop"]
@@ -38,6 +38,10 @@ class Tasks:
         self.side: set[asyncio.Task[Any]] = set()
         self._on_busy = on_busy
         self._guard = guard
+
+    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+        """The run tasks (ended ones until their callbacks have run)."""
+        return iter(list(self.runs))
 
     @property
     def busy(self) -> bool:
