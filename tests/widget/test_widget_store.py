@@ -97,3 +97,20 @@ async def test_the_store_location_comes_from_the_environment(make_widget: Widget
     assert w.store.directory == Path(os.environ["KONTEXT_WIDGETS_STORE"]).resolve()
     assert (w.store.directory / "store.sqlite3").is_file()
     assert isinstance(w, KontextWidget)
+
+
+async def test_the_plan_trait_in_sweep_mode_counts_stored_cells(
+    make_widget: WidgetFactory, tmp_path: Path
+) -> None:
+    w = make_widget(prompt="night", images=[PERSON], store=tmp_path)
+    await w.sweep(seed="1-2", guidance_scale=[2.5, 4.0])
+    assert w.plan["from_store"] == 4
+    assert w.plan["images"] == 0
+    assert w.plan["cost_usd"] == 0.0
+    w.sweep_seeds = "1-3"
+    assert (w.plan["images"], w.plan["from_store"]) == (2, 4)
+    assert w.plan["text"].startswith("6 images: 2 new ($0.08), 4 from the store ($0)")
+    w.mode = "single"
+    w.seed_list = "1, 2"
+    w.guidance_scale = 2.5
+    assert w.plan["from_store"] == 2  # a single run's cells are the sweep's cells
