@@ -8,9 +8,7 @@ from pathlib import Path
 from kontext_widgets import KontextWidget
 from kontext_widgets.simulator import SimulatorServer
 
-from .test_widget import PERSON, WidgetFactory, from_front_end, make_widget, settled, states
-
-__all__ = ["make_widget"]  # the fixture, shared with test_widget
+from .helpers import PERSON, WidgetFactory, from_front_end, settled, states
 
 
 async def test_the_same_fixed_seeds_again_come_from_the_store_at_no_cost(
