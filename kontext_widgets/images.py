@@ -22,33 +22,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
+    from typing import TypeAlias
 
-__all__ = [
-    "FORMAT_NAMES",
-    "KINDS",
-    "MAX_PIXELS",
-    "THUMB_PX",
-    "THUMB_QUALITY",
-    "ImageBombError",
-    "ImageInfo",
-    "ImageKind",
-    "UnreadableImageError",
-    "check_px",
-    "contact_sheet_png",
-    "data_uri",
-    "decode",
-    "extension",
-    "image_size",
-    "inspect",
-    "is_pil_image",
-    "pil_to_png",
-    "sniff",
-    "sniff_mime",
-    "thumbnail",
-    "thumbnail_data_uri",
-    "thumbnail_jpeg",
-]
+    import PIL.Image
+
+    #: A Pillow image, for annotations elsewhere (so they need not import Pillow).
+    PILImage: TypeAlias = PIL.Image.Image
 
 #: Images with more pixels than this are refused from their header, before decoding.
 MAX_PIXELS: Final = 50_000_000
@@ -175,7 +154,8 @@ class ImageInfo:
 
 @contextlib.contextmanager
 def _opened(data: bytes, max_pixels: int) -> Iterator[PILImage]:
-    """Pillow's lazy image of ``data``, after the bomb check; Pillow's errors translated."""
+    """Pillow's lazy image of ``data``, after the bomb check. Pillow's errors, in the caller's
+    block too (decoding past a valid header can fail), become :class:`UnreadableImageError`."""
     from PIL import Image
 
     try:
@@ -262,17 +242,12 @@ def thumbnail(data: bytes, px: int = THUMB_PX, *, max_pixels: int = MAX_PIXELS) 
     from PIL import Image, ImageOps
 
     check_px("px", px)
-    try:
-        with _opened(data, max_pixels) as opened:
-            image: PILImage = opened
-            if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
-                image = ImageOps.exif_transpose(image)
-            image.thumbnail((px, px), Image.Resampling.LANCZOS)  # also uses JPEG draft mode
-            return _flatten(image)
-    except UnreadableImageError:
-        raise
-    except Exception as exc:  # decoding past a valid header can still fail
-        raise UnreadableImageError(f"not a readable image ({len(data)} bytes): {exc}") from None
+    with _opened(data, max_pixels) as opened:  # which also translates decoding errors
+        image: PILImage = opened
+        if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+            image = ImageOps.exif_transpose(image)
+        image.thumbnail((px, px), Image.Resampling.LANCZOS)  # also uses JPEG draft mode
+        return _flatten(image)
 
 
 def _flatten(image: PILImage) -> PILImage:
@@ -326,14 +301,9 @@ def decode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> PILImage:
     >>> decode(samples.path("shoes").read_bytes()).format
     'PNG'
     """
-    try:
-        with _opened(data, max_pixels) as image:
-            image.load()  # leaving the block closes the file, not the loaded pixels
-            return image
-    except UnreadableImageError:
-        raise
-    except Exception as exc:  # a valid header over truncated pixels
-        raise UnreadableImageError(f"not a readable image ({len(data)} bytes): {exc}") from None
+    with _opened(data, max_pixels) as image:
+        image.load()  # leaving the block closes the file, not the loaded pixels
+        return image
 
 
 def is_pil_image(value: object) -> bool:

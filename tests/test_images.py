@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
@@ -9,6 +10,8 @@ from PIL import Image
 
 from kontext_widgets import images, samples
 from kontext_widgets.simulator.hostile import bomb_png
+
+from .display._helpers import png
 
 
 def encoded(image: Image.Image, fmt: str, **save: object) -> bytes:
@@ -127,3 +130,59 @@ def test_contact_sheet_draws_thumbnails_and_reasons() -> None:
     # the red box of a reason, and a picture where the thumbnail went
     assert picture.convert("RGB").getpixel((220 + 198 + 6, 56 + 6 + 50)) == (204, 0, 0)
     assert picture.convert("RGB").getpixel((220 + 6 + 96, 56 + 6 + 96)) != (255, 255, 255)
+
+
+# --------------------------------------------------------------------------- thumbnails
+
+
+def _decode(uri: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+@pytest.mark.parametrize(
+    ("size", "px", "expected"),
+    [
+        ((1024, 1024), 256, (256, 256)),
+        ((1536, 640), 256, (256, 107)),
+        ((640, 1536), 200, (83, 200)),
+        ((100, 60), 256, (100, 60)),  # never enlarged
+    ],
+)
+def test_thumbnail_sizes(size: tuple[int, int], px: int, expected: tuple[int, int]) -> None:
+    uri = images.thumbnail_data_uri(png(*size), px)
+    assert uri.startswith("data:image/jpeg;base64,")
+    assert _decode(uri).size == expected
+
+
+def test_thumbnail_flattens_transparency_onto_white() -> None:
+    buf = io.BytesIO()
+    Image.new("RGBA", (300, 300), (255, 0, 0, 0)).save(buf, format="PNG")
+    image = _decode(images.thumbnail_data_uri(buf.getvalue())).convert("RGB")
+    assert image.mode == "RGB"
+    r, g, b = image.getpixel((10, 10))  # type: ignore[misc]
+    assert min(r, g, b) > 245
+
+
+def test_thumbnail_follows_exif_rotation() -> None:
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    Image.new("RGB", (400, 200), "blue").save(buf, format="JPEG", exif=exif)
+    assert _decode(images.thumbnail_data_uri(buf.getvalue())).size == (128, 256)
+
+
+def test_thumbnail_of_jpeg_output() -> None:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png(1024, 1024, 4))).save(buf, format="JPEG", quality=95)
+    uri = images.thumbnail_data_uri(buf.getvalue())
+    assert _decode(uri).size == (256, 256)
+    assert len(uri) < 40_000
+
+
+def test_thumbnail_refuses_non_images_and_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="not a readable image"):
+        images.thumbnail_data_uri(b"<html>")
+    with pytest.raises(ValueError, match="px"):
+        images.thumbnail_data_uri(png(64, 64), 0)
+    with pytest.raises(ValueError, match="quality"):
+        images.thumbnail_data_uri(png(64, 64), quality=100)

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
-from .layout import GridLayout
+from . import export as _export
+from . import grid as _grid
+from .layout import Axes, GridLayout
 from .plan import SweepPlan
 from .runner import CellOutcome
 
-#: Axis names for a grid's rows or columns: one name, several, or None for the default.
-Axes = str | list[str] | None
+__all__ = ["Axes", "SweepResult"]
 
 
 @dataclass(frozen=True)
@@ -68,23 +69,17 @@ class SweepResult:
 
     def export_images(self, directory: str | Path) -> list[Path]:
         """Full-size outputs with their parameters in each PNG's ``parameters`` text chunk."""
-        from .export import export_images
-
-        return export_images(self, directory)
+        return _export.export_images(self, directory)
 
     def contact_sheet(
         self, path: str | Path, *, rows: Axes = None, cols: Axes = None, px: int = 192
     ) -> Path:
         """One PNG of the grid with axis legends."""
-        from .export import contact_sheet
-
-        return contact_sheet(self, path, rows=rows, cols=cols, px=px)
+        return _export.contact_sheet(self, path, rows=rows, cols=cols, px=px)
 
     def html(self, path: str | Path, *, rows: Axes = None, cols: Axes = None) -> Path:
         """A self-contained HTML page of the grid."""
-        from .export import html_page
-
-        return html_page(self, path, rows=rows, cols=cols)
+        return _export.html_page(self, path, rows=rows, cols=cols)
 
     def layout(self, *, rows: Axes = None, cols: Axes = None) -> GridLayout:
         """Which cell goes where on a grid (columns: the last axis by default)."""
@@ -92,15 +87,11 @@ class SweepResult:
 
     def grid(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> None:
         """Show the grid inline through ipyplot: legends on both axes, small thumbnails."""
-        from ..gallery import show_grid
-
-        show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
+        _grid.show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def grid_html(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> str:
         """The HTML :meth:`grid` shows, as a string."""
-        from ..gallery import grid_html
-
-        return grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
+        return _grid.grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def summary(self) -> str:
         """One line of counts; a partial result also counts its running, queued and cancelled cells.
