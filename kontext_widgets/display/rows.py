@@ -18,7 +18,7 @@ from ..contract import Status
 from ..images import THUMB_PX, check_px
 from ..labels import SIMULATED_NOTE, differing_fields, label, shared_fields
 from ..prediction import Pending, Prediction, TileState, output_key
-from . import ipyplot_grid
+from .ipyplot_grid import publish_row, render
 from .tiles import SIMULATED_BADGE, Row, Tile, check_ready, pending_tile, prediction_tiles
 
 __all__ = ["RowOutput", "WidgetRow", "html_row", "new_row_id", "show", "widget_row"]
@@ -106,7 +106,7 @@ def html_row(
     >>> "&lt;my&gt; shoes" in row and row.count("<img src=") == 1
     True
     """
-    return ipyplot_grid.render(_build_row(predictions, title, thumb_px, max_images_per_row))
+    return render(_build_row(predictions, title, thumb_px, max_images_per_row))
 
 
 def show(
@@ -143,7 +143,7 @@ def show(
       SIMULATED · seed 1: p1
       SIMULATED · seed 2: p2
     """  # noqa: E501
-    ipyplot_grid.publish_row(_build_row(predictions, title, thumb_px, max_images_per_row))
+    publish_row(_build_row(predictions, title, thumb_px, max_images_per_row))
 
 
 # --------------------------------------------------------------------------- widget rows
@@ -255,4 +255,4 @@ def widget_row(
         thumb_px=thumb_px,
         per_row=None,
     )
-    return WidgetRow(html=ipyplot_grid.render(row), title=row.header_plain, outputs=tuple(outputs))
+    return WidgetRow(html=render(row), title=row.header_plain, outputs=tuple(outputs))

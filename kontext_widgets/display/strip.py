@@ -9,7 +9,8 @@ from typing import Protocol
 
 from ..images import THUMB_PX, check_px
 from ..payload import is_http_url
-from . import ipyplot_grid
+from .ipyplot_grid import render
+from .notebook import in_ipython, publish
 from .rows import new_row_id
 from .tiles import Row, Tile
 
@@ -77,15 +78,13 @@ def strip_html(items: Sequence[StripEntry], *, title: str, thumb_px: int = THUMB
     >>> "step &lt;1&gt;" in html_text and "History" in html_text
     True
     """
-    return ipyplot_grid.render(_strip_row(items, title, thumb_px))
+    return render(_strip_row(items, title, thumb_px))
 
 
 def show_strip(items: Sequence[StripEntry], *, title: str, thumb_px: int = THUMB_PX) -> None:
     """Display :func:`strip_html` inline (a text summary outside IPython)."""
     row = _strip_row(items, title, thumb_px)
-    from .notebook import in_ipython, publish
-
     if not in_ipython():
         print(row.plain)
         return
-    publish(ipyplot_grid.render(row), row.plain)
+    publish(render(row), row.plain)

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
-from . import export as _export
-from . import grid as _grid
+from .export import contact_sheet as _contact_sheet
+from .export import export_images as _export_images
+from .export import html_page as _html_page
+from .grid import grid_html as _grid_html
+from .grid import show_grid as _show_grid
 from .layout import Axes, GridLayout
 from .plan import SweepPlan
 from .runner import CellOutcome
@@ -69,17 +72,17 @@ class SweepResult:
 
     def export_images(self, directory: str | Path) -> list[Path]:
         """Full-size outputs with their parameters in each PNG's ``parameters`` text chunk."""
-        return _export.export_images(self, directory)
+        return _export_images(self, directory)
 
     def contact_sheet(
         self, path: str | Path, *, rows: Axes = None, cols: Axes = None, px: int = 192
     ) -> Path:
         """One PNG of the grid with axis legends."""
-        return _export.contact_sheet(self, path, rows=rows, cols=cols, px=px)
+        return _contact_sheet(self, path, rows=rows, cols=cols, px=px)
 
     def html(self, path: str | Path, *, rows: Axes = None, cols: Axes = None) -> Path:
         """A self-contained HTML page of the grid."""
-        return _export.html_page(self, path, rows=rows, cols=cols)
+        return _html_page(self, path, rows=rows, cols=cols)
 
     def layout(self, *, rows: Axes = None, cols: Axes = None) -> GridLayout:
         """Which cell goes where on a grid (columns: the last axis by default)."""
@@ -87,11 +90,11 @@ class SweepResult:
 
     def grid(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> None:
         """Show the grid inline through ipyplot: legends on both axes, small thumbnails."""
-        _grid.show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
+        _show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def grid_html(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> str:
         """The HTML :meth:`grid` shows, as a string."""
-        return _grid.grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
+        return _grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def summary(self) -> str:
         """One line of counts; a partial result also counts its running, queued and cancelled cells.
