@@ -155,6 +155,7 @@ def error_for(answer: Answer, what: str, redactor: Redactor) -> ServiceError:
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     message = f"{what}: {message_of(answer, redactor)}"
     status = answer.status
+    tries = f", gave up after {answer.attempts} tries" if answer.attempts > 1 else ""
     if status == 401:
         return AuthenticationError(message, code=code)
     if status == 400:
@@ -163,8 +164,8 @@ def error_for(answer: Answer, what: str, redactor: Redactor) -> ServiceError:
         )
     if status == 429:
         return RateLimitedError(
-            f"{message} (HTTP 429, still refused after retries)", status=status, code=code
+            f"{message} (HTTP 429, still refused after retries{tries})", status=status, code=code
         )
     if 400 <= status < 500:
         return AccountError(f"{message} (HTTP {status})", status=status, code=code)
-    return ServerError(f"{message} (HTTP {status})", status=status, code=code)
+    return ServerError(f"{message} (HTTP {status}{tries})", status=status, code=code)

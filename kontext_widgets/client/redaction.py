@@ -16,6 +16,8 @@ from typing import Any
 from .endpoint import Secret
 
 MASK = "***"
+#: Shortest piece of a (long) key that is still removed on its own.
+MIN_PIECE = 8
 
 
 class Redactor:
@@ -37,10 +39,23 @@ class Redactor:
         return "Redactor(***)" if self._key else "Redactor(None)"
 
     def text(self, text: str) -> str:
+        """``text`` without the key, nor a piece of it cut off by a length limit.
+
+        >>> Redactor(Secret("kw_0123456789abcdef")).text("url 'http://x/kw_0123456789")
+        "url 'http://x/***"
+        """
         if not self._key:
             return text
         key = self._key.reveal()
-        return text.replace(key, MASK) if key in text else text
+        if key in text:
+            text = text.replace(key, MASK)
+        # Messages shorten long values (``{url!r:.200}``); a key cut there leaves its head
+        # (or, cut on the left, its tail): pieces of MIN_PIECE characters or more go too.
+        for size in range(len(key) - 1, MIN_PIECE - 1, -1):
+            for piece in (key[:size], key[-size:]):
+                if piece in text:
+                    text = text.replace(piece, MASK)
+        return text
 
     def tree(self, value: Any) -> Any:
         """A copy of a decoded JSON value with the key removed from every string (keys too)."""

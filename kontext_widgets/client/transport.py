@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import aiohttp
@@ -104,6 +104,8 @@ class Answer:
     body: bytes = field(repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
     simulated: bool = False
+    #: tries it took (more than 1: earlier tries met transient trouble)
+    attempts: int = 1
 
     def json(self) -> Any:
         """The decoded body, or None when it is not JSON."""
@@ -204,7 +206,8 @@ class HttpTransport:
                 if call.kind == "submit" and outcome.status >= 500:
                     raise _unknown(call, f"HTTP {outcome.status}")
                 if attempt + 1 == policy.attempts:
-                    return outcome  # the caller turns the last refusal into its error
+                    # The caller turns the last refusal into its error.
+                    return replace(outcome, attempts=policy.attempts)
                 retry_after = outcome.headers.get("Retry-After")
                 last_problem = f"HTTP {outcome.status}"
             else:
@@ -267,8 +270,6 @@ class HttpTransport:
 
 
 def _with_url(call: Call, url: str) -> Call:
-    from dataclasses import replace
-
     return replace(call, url=url)
 
 

@@ -36,6 +36,7 @@ class Waiter:
         self._client = client
         self._memory = memory
         self._recalled = False
+        self._recall()  # now, so plans made before the first wait see the remembered duration
 
     @property
     def memory(self) -> DurationMemory | None:
@@ -45,6 +46,7 @@ class Waiter:
     def memory(self, memory: DurationMemory | None) -> None:
         self._memory = memory
         self._recalled = False
+        self._recall()
 
     async def wait(
         self,

@@ -232,7 +232,7 @@ async def test_the_learned_duration_is_remembered_and_starts_a_new_client_warm()
     learned = memory.values[(SERVICE, MODEL)]
     assert learned > 0
     fresh = client_over(service(), durations=memory)
-    assert fresh.duration.value is None
+    assert fresh.duration.value == learned  # warm before its first wait (plans see it too)
     fresh.poll_times = {}
     async with fresh:
         p = await fresh.run(request())
@@ -262,3 +262,16 @@ def test_the_memory_scope_never_holds_credentials_of_the_url() -> None:
 def test_calls_are_plain_data() -> None:
     call = Call("GET", SERVICE, "get", 1.0, headers={"Authorization": "Bearer x"})
     assert "Bearer" not in repr(call)
+
+
+def test_a_key_cut_by_a_length_limit_leaves_no_piece_in_shown_text() -> None:
+    from kontext_widgets.client import Redactor
+    from kontext_widgets.client.endpoint import Secret
+
+    key = "kwtest_Zq8vX3_the_key_that_must_never_leak_7f41c2"
+    redactor = Redactor(Secret(key))
+    cut = f"{'http://x/' + key!r:.40}"  # what an f-string precision does to a long URL
+    assert key[:20] in cut
+    assert key[8:20] not in redactor.text(cut)
+    assert redactor.text(f"...{key[-30:]} tail") == "...*** tail"
+    assert Redactor(Secret("k")).text("task0xk1") == "tas***0x***1"  # shown text only
