@@ -351,3 +351,14 @@ async def test_a_huge_retry_after_is_shortened_to_the_stated_maximum(
     ):
         assert await client.balance() == 2.5
     assert "HTTP 429; retrying in 0.2 s" in caplog.text
+
+
+async def test_a_persisting_server_error_on_polls_says_it_gave_up(
+    make_simulator: MakeSimulator,
+) -> None:
+    server = make_simulator(latency_s=0.3)
+    async with Client(base_url=server.url, retry=FAST) as client:
+        created = await client.submit(KontextRequest.build(prompt="x", images=[png_bytes()]))
+        server.configure(error_rate=1.0)
+        with pytest.raises(kw.ServerError, match=r"\(HTTP 50\d, gave up after 3 tries\)"):
+            await client.wait(created.id)
