@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import images
 from ..contract import MAX_UPLOAD_BYTES, UPLOAD_BINARY_PATH, UPLOAD_TICKET_PATH
 from ..errors import InvalidRequestError, ParameterRejectedError, Problem, ProtocolError
 from ..payload import is_http_url
@@ -24,7 +23,7 @@ log = logging.getLogger("kontext_widgets")
 
 #: Output images with more pixels than this are refused from their header, before decoding
 #: (a small file can declare absurd dimensions: a decompression bomb).
-MAX_OUTPUT_PIXELS = 50_000_000
+MAX_OUTPUT_PIXELS = images.MAX_PIXELS
 
 #: ``send(method, path_or_url, **call options)``: the client's way of making one call.
 Send = Callable[..., Awaitable[Answer]]
@@ -117,29 +116,21 @@ def download_url(answer: Answer, image: LocalImage, redactor: Redactor) -> str:
 
 def check_image(data: bytes, url: str, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
     """ProtocolError unless ``data`` is an image of sane dimensions (header only, no decode)."""
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its two bomb thresholds: make that a refusal too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise ProtocolError(
-                        f"{url!r:.200} returned an image of {width}×{height} pixels "
-                        f"({width * height / 1e6:.0f} megapixels; the limit is "
-                        f"{max_pixels / 1e6:g}): refused as a possible decompression bomb"
-                    )
-                img.verify()
-    except ProtocolError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        images.inspect(data, max_pixels=max_pixels)
+    except images.ImageBombError as exc:
+        if exc.width is not None and exc.height is not None:
+            pixels = exc.width * exc.height
+            raise ProtocolError(
+                f"{url!r:.200} returned an image of {exc.width}×{exc.height} pixels "
+                f"({pixels / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:g}): "
+                "refused as a possible decompression bomb"
+            ) from None
         raise ProtocolError(
             f"{url!r:.200} returned an image with absurd dimensions, refused as a "
             f"decompression bomb ({exc})"
         ) from None
-    except Exception:  # Pillow raises many kinds (OSError, SyntaxError, struct.error...) for junk
+    except images.UnreadableImageError:
         raise ProtocolError(
             f"{url!r:.200} did not return a readable image ({len(data)} bytes, starting "
             f"{data[:16]!r})"
