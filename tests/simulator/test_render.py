@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+import kontext_widgets
 from kontext_widgets.simulator.render import render
 from kontext_widgets.simulator.server import RunningSimulator
 
@@ -116,3 +118,26 @@ async def test_same_request_same_output_bytes_across_simulators(
     first, second = await make_sim(), await make_sim()
     assert await output(first, 42) == await output(second, 42)
     assert await output(first, 42) != await output(first, 43)
+
+
+def _samples() -> list[bytes]:
+    folder = Path(kontext_widgets.__file__).parent / "samples"
+    return [png_bytes(), *((folder / f"{name}.png").read_bytes() for name in ("person", "shoes"))]
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_guidance_2_and_4_differ_visibly_and_repeat_exactly(seed: int) -> None:
+    for image in _samples():
+        low = _render(images=[image], seed=seed, guidance_scale=2.0)
+        high = _render(images=[image], seed=seed, guidance_scale=4.0)
+        # Mean absolute difference of the picture (bands left out), in 0-255 units.
+        assert _difference(low, high) > 30
+        assert low == _render(images=[image], seed=seed, guidance_scale=2.0)
+        assert high == _render(images=[image], seed=seed, guidance_scale=4.0)
+        # Still labelled and captioned: the top band is the same red SIMULATED label.
+        top = (0, 0, 256, 256 // 8)
+        same_label = ImageChops.difference(
+            Image.open(io.BytesIO(low)).convert("RGB").crop(top),
+            Image.open(io.BytesIO(high)).convert("RGB").crop(top),
+        )
+        assert sum(ImageStat.Stat(same_label).mean) / 3 < 20
