@@ -296,10 +296,12 @@ async def test_sync_mode_answers_the_finished_prediction(
     assert sim.stats()["polls"] == 0
 
 
+@pytest.mark.parametrize("top_level", [False, True])
 async def test_sync_mode_time_out_hands_over_to_polling(
-    make_sim: MakeSim, session: aiohttp.ClientSession
+    make_sim: MakeSim, session: aiohttp.ClientSession, top_level: bool
 ) -> None:
-    sim = await make_sim(latency_s=0.8, sync_timeout_s=0.2)
+    # Default: the official SDK's shape (code 5004 in data); the switch: at the top level.
+    sim = await make_sim(latency_s=0.8, sync_timeout_s=0.2, sync_timeout_code_top_level=top_level)
     image = await upload(session, sim.url, png_bytes())
     started = time.monotonic()
     status, answer = await post_json(
@@ -307,7 +309,12 @@ async def test_sync_mode_time_out_hands_over_to_polling(
     )
     assert 0.15 <= time.monotonic() - started < 0.7
     assert status == 200
-    assert answer["code"] == 5004
+    if top_level:
+        assert answer["code"] == 5004
+        assert "code" not in answer["data"]
+    else:
+        assert (answer["code"], answer["message"]) == (200, "success")
+        assert answer["data"]["code"] == 5004
     assert answer["data"]["status"] == "processing"
     assert answer["data"]["error"].startswith("Sync mode timed out after 0.2 seconds")
     done = await wait_finished(session, answer["data"]["urls"]["get"])

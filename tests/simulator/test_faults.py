@@ -37,7 +37,15 @@ async def test_tasks_beyond_concurrency_wait_in_created(
     await asyncio.sleep(0.1)
     assert (await get_json(session, first))[1]["data"]["status"] == "processing"
     assert (await get_json(session, second))[1]["data"]["status"] == "created"
-    assert sim.stats()["tasks"] == {"created": 1, "processing": 1, "completed": 0, "failed": 0}
+    assert sim.stats()["tasks"] == {
+        "created": 1,
+        "processing": 1,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "timeout": 0,
+        "deleted": 0,
+    }
     await wait_finished(session, first)
     assert (await get_json(session, second))[1]["data"]["status"] in ("processing", "completed")
     assert (await wait_finished(session, second))["status"] == "completed"

@@ -46,7 +46,7 @@ async def test_list_and_delete_predictions(
         session, listing_url + "/delete", {"ids": [older["id"], "unknown"]}
     )
     assert status == 200
-    assert gone["data"]["deleted"] == [older["id"]]
+    assert gone["data"] == {"deleted_count": 1}  # the documented shape: a count, no list
     assert (await get_json(session, older["urls"]["get"]))[0] == 404
     async with session.get(older["outputs"][0]) as answer:
         assert answer.status == 404
@@ -87,7 +87,15 @@ async def test_stats_count_everything(
             "answers": {},
             "dropped": 0,
             "faults": {},
-            "tasks": {"created": 0, "processing": 0, "completed": 0, "failed": 0},
+            "tasks": {
+                "created": 0,
+                "processing": 0,
+                "completed": 0,
+                "failed": 0,
+                "cancelled": 0,
+                "timeout": 0,
+                "deleted": 0,
+            },
             "webhooks": {"sent": 0, "failed": 0},
             "balance_usd": 100.0,
         }
