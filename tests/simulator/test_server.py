@@ -153,3 +153,34 @@ def test_cli_refuses_a_public_host() -> None:
     assert process.returncode == 2
     assert out == ""
     assert "loopback" in err
+
+
+def test_cli_options_of_persistence_retention_and_limits(tmp_path: Path) -> None:
+    from kontext_widgets.simulator.__main__ import build_parser, config_from
+
+    parse = build_parser().parse_args
+    config = config_from(
+        parse(
+            [
+                "--state-dir",
+                str(tmp_path),
+                "--retention",
+                "2.5",
+                "--images-per-minute",
+                "2",
+                "--sync-timeout-top-level-code",
+            ]
+        )
+    )
+    assert config.state_dir == str(tmp_path)
+    assert config.retention_s == 2.5
+    assert config.images_per_minute == 2
+    assert config.sync_timeout_code_top_level is True
+    assert config_from(parse(["--ephemeral"])).state_dir is None
+    defaults = config_from(parse([]))
+    assert (defaults.images_per_minute, defaults.retention_s) == (None, 7 * 24 * 3600)
+    assert defaults.sync_timeout_code_top_level is False
+    with pytest.raises(ValueError, match="exclude each other"):
+        config_from(parse(["--ephemeral", "--state-dir", str(tmp_path)]))
+    with pytest.raises(ValueError, match="images_per_minute"):
+        config_from(parse(["--images-per-minute", "0"]))
