@@ -4,11 +4,13 @@ finishes what was left running, and several share one directory without harm."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -255,3 +257,60 @@ async def test_state_dir_cannot_change_at_run_time(
         assert "state_dir" in error["error"]
     finally:
         await sim.close()
+
+
+_SWEEP = """
+import asyncio, sys
+import kontext_widgets as kw
+
+async def main() -> None:
+    async with kw.Client() as client:  # no key: the simulator this process starts
+        result = await kw.sweep(
+            prompt="a hat", images=[kw.samples.path("person")], seed=[1, 2, 3, 4, 5, 6],
+            client=client, store=sys.argv[1], concurrency=2, max_cost_usd=None,
+        )
+    print("states", sorted(o.state for o in result.outcomes), flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_sweep_resumes_offline_after_its_kernel_dies(tmp_path: Path) -> None:
+    """Two kernels in a row, the first killed mid-sweep: each cell is submitted once."""
+    root = Path(kontext_widgets.__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), *sys.path]),
+        STATE_DIR_ENV: str(tmp_path / "simulator"),
+    }
+    command = [sys.executable, "-c", _SWEEP, str(tmp_path / "store")]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    tasks = tmp_path / "simulator" / "tasks.sqlite3"
+    try:
+        deadline = time.monotonic() + 60
+        while _count(tasks, "1") < 2:  # killed with tasks submitted, none finished (1 s each)
+            assert time.monotonic() < deadline
+            assert first.poll() is None
+            time.sleep(0.05)
+    finally:
+        first.kill()
+        first.communicate(timeout=10)
+    assert _count(tasks, "status = 'completed'") < 6
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=90)
+    assert second.returncode == 0, second.stderr
+    assert "states ['done', 'done', 'done', 'done', 'done', 'done']" in second.stdout
+    assert _count(tasks, "1") == 6  # submits == cells: the resumed sweep polled the old ids
+    assert _count(tasks, "status = 'completed'") == 6
+
+
+def _count(path: Path, where: str) -> int:
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
+        try:
+            found = db.execute(f"SELECT COUNT(*) FROM predictions WHERE {where}").fetchone()
+        except sqlite3.OperationalError:  # the table is not made yet
+            return 0
+    return int(found[0])
