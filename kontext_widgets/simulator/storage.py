@@ -10,10 +10,12 @@ a temporary name and renamed into place, so a reader never sees half a file.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .taskdb import TaskDB, UploadRow
+
+log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -90,14 +94,27 @@ class MediaStore:
         return self._db
 
     def _make(self) -> tuple[Path, TaskDB]:
-        if self._state_dir is None:
-            base = Path(tempfile.mkdtemp(prefix="kontext-sim-"))
-            # Also removed at interpreter exit, for servers nobody stopped (daemon threads).
-            self._cleanup = weakref.finalize(self, shutil.rmtree, base, ignore_errors=True)
-        else:
-            base = Path(self._state_dir)
+        if self._state_dir is not None:
+            try:
+                return self._prepare(Path(self._state_dir))
+            except (OSError, sqlite3.Error) as exc:
+                # A read-only home or a path that is a file must not cost the offline
+                # simulator: it then keeps tasks only while it runs.
+                log.warning(
+                    "simulator directory %s is not usable (%s); using a temporary one",
+                    self._state_dir,
+                    exc,
+                )
+        base = Path(tempfile.mkdtemp(prefix="kontext-sim-"))
+        # Also removed at interpreter exit, for servers nobody stopped (daemon threads).
+        self._cleanup = weakref.finalize(self, shutil.rmtree, base, ignore_errors=True)
+        return self._prepare(base)
+
+    @staticmethod
+    def _prepare(base: Path) -> tuple[Path, TaskDB]:
+        # Private: uploads are the user's own pictures.
         for sub in ("media/uploads", "media/outputs", "tmp"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
+            (base / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         return base, TaskDB(base / "tasks.sqlite3")
 
     # uploads -----------------------------------------------------------------

@@ -314,3 +314,20 @@ def _count(path: Path, where: str) -> int:
         except sqlite3.OperationalError:  # the table is not made yet
             return 0
     return int(found[0])
+
+
+async def test_an_unusable_directory_falls_back_to_a_temporary_one(
+    tmp_path: Path, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    sim = await serve(SimulatorConfig(**FAST, state_dir=blocked))
+    try:
+        image = await upload(session, sim.url, png_bytes())
+        assert (await run_to_end(session, sim.url, [image]))["status"] == "completed"
+        storage = sim.storage_dir
+        assert not storage.is_relative_to(blocked)
+    finally:
+        await sim.close()
+    assert not storage.exists()
+    assert "not usable" in caplog.text
