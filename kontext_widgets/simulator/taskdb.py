@@ -86,12 +86,13 @@ class TaskDB:
     """The SQLite file of one simulator directory.
 
     >>> import tempfile
-    >>> db = TaskDB(Path(tempfile.mkdtemp()) / "tasks.sqlite3")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> db = TaskDB(Path(folder.name) / "tasks.sqlite3")
     >>> db.insert({"id": "a1", "created": 1.0, "model": "m", "status": "created",
     ...            "owner": "me", "task": {"prompt": "hi"}})
     >>> db.get("a1")["task"], db.page(Filters(status="created"), 1, 10)[0]
     ({'prompt': 'hi'}, 1)
-    >>> db.close()
+    >>> db.close(); folder.cleanup()
     """
 
     def __init__(self, path: Path) -> None:
