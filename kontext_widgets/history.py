@@ -2,7 +2,8 @@
 
 A step remembers what made it (prompt, seed) and what it was made from
 (``parents``: the input names, or the keys of earlier outputs), so a chain of
-successive edits can be read back and shown as a strip.
+successive edits can be read back and shown as a strip (:meth:`History.strip` gives
+the strip's tiles as plain data; ``kontext_widgets.display.show_strip`` shows them).
 """
 
 from __future__ import annotations
@@ -10,10 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .gallery import StripItem
 from .inputs import InputImage
 
-__all__ = ["History", "HistoryStep"]
+__all__ = ["History", "HistoryStep", "StripTile"]
+
+
+@dataclass(frozen=True)
+class StripTile:
+    """One tile of the history strip: a thumbnail (``data:`` URI or http(s) URL), label, note."""
+
+    src: str
+    label: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ class History:
     def trait(self) -> list[dict[str, object]]:
         return [step.trait() for step in self._steps]
 
-    def strip(self) -> list[StripItem]:
+    def strip(self) -> list[StripTile]:
         """The tiles of the history strip: the first step's own inputs, then every step.
 
         Inputs that were not outputs of an earlier step (the starting pictures, and
@@ -113,7 +122,7 @@ class History:
             return []
         keys = {step.key for step in self._steps}
         items = [
-            StripItem(src=_src(i), label=f"input · {i.name}", note="")
+            StripTile(src=_src(i), label=f"input · {i.name}", note="")
             for i in self._steps[0].inputs
             if i.key not in keys and _src(i)
         ]
@@ -122,7 +131,7 @@ class History:
             from_text = (
                 f" (with {', '.join(extra)})" if extra and step is not self._steps[0] else ""
             )
-            items.append(StripItem(src=step.thumb, label=step.label, note=step.prompt + from_text))
+            items.append(StripTile(src=step.thumb, label=step.label, note=step.prompt + from_text))
         return items
 
 

@@ -9,7 +9,6 @@ a Generate uploads them (once per content: the client remembers uploads).
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from ._text import shorten
 from .contract import MAX_IMAGES
 from .errors import InvalidRequestError, Problem
-from .gallery import thumbnail_data_uri
+from .images import image_size, thumbnail_data_uri
 from .payload import ALLOWED, is_http_url
 from .request import ImageSource, LocalImage, normalize_image
 
@@ -56,22 +56,6 @@ class InputImage:
     def trait(self) -> dict[str, str]:
         src = self.source if isinstance(self.source, str) else self.thumb
         return {"id": self.id, "name": self.name, "kind": self.kind, "src": src}
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """Width and height as a person sees them (EXIF rotation applied); reads only the header.
-
-    >>> from kontext_widgets import samples
-    >>> image_size(samples.path("person").read_bytes())
-    (384, 512)
-    """
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated a quarter turn
-            width, height = height, width
-    return width, height
 
 
 def _url_name(url: str) -> str:
@@ -168,7 +152,7 @@ class InputList:
                         "images",
                         what,
                         FULL_REASON,
-                        shown=f"image {len(self._items) + 1} ({_short(what)})",
+                        shown=f"image {len(self._items) + 1} ({shorten(what, 60)})",
                     )
                 ]
             )
@@ -284,7 +268,3 @@ def _describe(value: object) -> str:
     if isinstance(value, (str, os.PathLike)):
         return Path(value).name if not is_http_url(value) else str(value)
     return type(value).__name__
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

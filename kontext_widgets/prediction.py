@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from ._text import shorten
 from .contract import Status
 from .errors import ProtocolError
 
 if TYPE_CHECKING:
-    from PIL import Image
-
+    from .images import PILImage
     from .request import KontextRequest
 
 
@@ -38,13 +37,11 @@ class OutputImage:
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
-    def to_pil(self) -> Image.Image:
-        """Decode the image with Pillow."""
-        from PIL import Image
+    def to_pil(self) -> PILImage:
+        """Decode the image with Pillow (refusing a decompression bomb, as downloads do)."""
+        from .images import decode
 
-        image = Image.open(io.BytesIO(self.data))
-        image.load()
-        return image
+        return decode(self.data)
 
     def save(self, path: str | Path) -> Path:
         """Write the bytes unchanged to ``path`` and return it."""
@@ -187,13 +184,44 @@ def _json_type(value: object) -> str:
     return type(value).__name__
 
 
+def output_key(prediction_id: str, index: int) -> str:
+    """The stable key of output ``index`` of a prediction, as the widget and its tiles name it.
+
+    >>> output_key("a1b2", 0)
+    'a1b2:0'
+    """
+    return f"{prediction_id}:{index}"
+
+
+#: What a tile of a run shows: an output (``done``) or a placeholder saying why not.
+TileState = Literal["queued", "uploading", "running", "done", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A tile with no output image (yet): queued, uploading, running, failed or cancelled.
+
+    ``id`` is the tile's key (the job's key in the widget); ``request`` gives it the
+    same label as the finished tiles beside it and its placeholder's shape.
+
+    >>> Pending("job-1", "queued").state
+    'queued'
+    """
+
+    id: str
+    state: TileState
+    request: KontextRequest | None = None
+    error: str = ""
+    simulated: bool = False
+
+
 def _shown(value: object, limit: int = 120) -> str:
     """A short, safe rendering of any JSON value for an error message."""
     try:
         text = repr(value)
     except Exception:  # an int over 4300 digits, or nesting deeper than the recursion limit
         text = f"<{_json_type(value)}>"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit, squash=False)
 
 
 def _text(value: object, limit: int = MAX_TEXT_LENGTH) -> str:
@@ -207,7 +235,7 @@ def _text(value: object, limit: int = MAX_TEXT_LENGTH) -> str:
             text = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError, RecursionError):
             text = f"<{_json_type(value)}>"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit, squash=False)
 
 
 def finite_number(value: object) -> float | None:

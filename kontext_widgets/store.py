@@ -56,6 +56,17 @@ CREATE TABLE IF NOT EXISTS run_cells (
 );
 """
 
+#: How long tasks took, per endpoint and model (the client's poll schedule starts warm from it).
+_DURATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS task_durations (
+    scope TEXT NOT NULL,                -- Client.scope: "simulator" or the base URL
+    model TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (scope, model)
+);
+"""
+
 
 _SELECT = (
     "SELECT task_key, state, prediction_id, outputs, error, code, simulated, sent_at FROM tasks"
@@ -100,6 +111,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._db.executescript(_DURATIONS_SCHEMA)
 
     def __repr__(self) -> str:
         return f"Store({str(self.directory)!r})"
@@ -182,6 +194,35 @@ class Store:
             db.execute(
                 f"UPDATE tasks SET {columns} WHERE task_key = ?",  # noqa: S608 - fixed column names
                 (*values.values(), task_key),
+            )
+
+    # -- task durations (the client's DurationMemory) ------------------------------------------
+
+    def task_seconds(self, scope: str, model: str) -> float | None:
+        """The remembered duration of a task at ``scope`` for ``model`` (None: never seen).
+
+        >>> import tempfile
+        >>> store = Store(tempfile.mkdtemp())
+        >>> store.remember_task_seconds("simulator", "m", 4.5)
+        >>> store.task_seconds("simulator", "m"), store.task_seconds("elsewhere", "m")
+        (4.5, None)
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seconds FROM task_durations WHERE scope = ? AND model = ?", (scope, model)
+            ).fetchone()
+        return float(row[0]) if row else None
+
+    def remember_task_seconds(self, scope: str, model: str, seconds: float) -> None:
+        """Keep the learned duration for the next kernel (the newest value wins)."""
+        if not (isinstance(seconds, (int, float)) and 0 < seconds < 86_400):
+            raise ValueError(f"seconds: {seconds!r} is not allowed; expected 0 to 86400")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO task_durations (scope, model, seconds, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(scope, model) DO UPDATE SET seconds=excluded.seconds,"
+                " updated_at=excluded.updated_at",
+                (scope, model, float(seconds), time.time()),
             )
 
     # -- runs ---------------------------------------------------------------------------------

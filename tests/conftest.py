@@ -38,6 +38,19 @@ def simulator(make_simulator: MakeSimulator) -> SimulatorServer:
     return make_simulator()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_cache() -> Iterator[None]:
+    """Simulators keep tasks in the user cache by default; tests never touch it.
+
+    "off": each simulator (also in kernels and Jupyter servers the tests start, which
+    inherit the variable) uses its own temporary directory. Tests of persistence pass
+    ``state_dir`` or set the variable to a tmp_path.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KONTEXT_WIDGETS_SIMULATOR_DIR", "off")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_real_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a developer's real key or base URL."""

@@ -2,10 +2,13 @@
 
 It speaks the contract's routes and envelope on 127.0.0.1 and returns
 deterministic images labelled SIMULATED, with configurable latency, queueing,
-faults and account balance. It never pretends to be the real model.
+faults, account balance, retention and rate limits. It never pretends to be the
+real model. Its tasks, uploads and outputs are kept on disk (``state_dir``: by
+default the user cache directory, see :func:`~.config.default_state_dir`), so a
+simulator started later, in a new kernel, knows the tasks of the one before.
 
 >>> from kontext_widgets.simulator import SimulatorConfig, SimulatorServer
->>> with SimulatorServer(SimulatorConfig(latency_s=0.05)) as server:
+>>> with SimulatorServer(SimulatorConfig(latency_s=0.05, state_dir=None)) as server:
 ...     server.url.startswith("http://127.0.0.1:")
 True
 """

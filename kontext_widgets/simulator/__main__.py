@@ -11,8 +11,9 @@ import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from .config import SimulatorConfig
+from .config import STATE_DIR_ENV, SimulatorConfig
 from .server import DEFAULT_HOST, serve
 
 
@@ -37,16 +38,37 @@ def build_parser() -> argparse.ArgumentParser:
     add("--output-long-side", type=int, default=None, help="long side of outputs in px")
     add("--seed", type=int, default=0, help="seed of the fault RNG")
     add("--no-remote-fetch", action="store_true", help="fetch only loopback and own URLs")
+    add(
+        "--state-dir",
+        default=None,
+        help="directory keeping tasks, uploads and outputs across restarts (default: "
+        f"${STATE_DIR_ENV}, else the user cache dir kontext-widgets/simulator)",
+    )
+    add("--ephemeral", action="store_true", help="keep nothing after stopping (a temp dir)")
+    add("--retention", type=float, default=None, help="seconds tasks and media are kept (7 days)")
+    add("--images-per-minute", type=int, default=None, help="answer 429 above this (off)")
+    add(
+        "--sync-timeout-top-level-code",
+        action="store_true",
+        help="put a sync time-out's code 5004 at the top level, not in data.code",
+    )
     return parser
 
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:
     """The settings the parsed arguments ask for (ValueError if one is bad)."""
-    optional = {
+    optional: dict[str, Any] = {
         "sync_timeout_s": args.sync_timeout,
         "balance_usd": args.balance,
         "output_long_side": args.output_long_side,
+        "retention_s": args.retention,
+        "state_dir": args.state_dir,
     }
+    if args.ephemeral and args.state_dir is not None:
+        raise ValueError("--ephemeral and --state-dir exclude each other")
+    chosen = {k: v for k, v in optional.items() if v is not None}
+    if args.ephemeral:
+        chosen["state_dir"] = None
     return SimulatorConfig(
         latency_s=args.latency,
         api_key=args.api_key,
@@ -57,7 +79,9 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
         drop_rate=args.drop_rate,
         random_seed=args.seed,
         allow_remote_fetch=not args.no_remote_fetch,
-        **{k: v for k, v in optional.items() if v is not None},
+        images_per_minute=args.images_per_minute,
+        sync_timeout_code_top_level=args.sync_timeout_top_level_code,
+        **chosen,
     )
 
 

@@ -1,10 +1,15 @@
-"""Handlers of the prediction routes: submit, result, list, delete, balance, webhook secret."""
+"""Handlers of the prediction routes: submit, result, balance, webhook secret.
+
+The history routes (list, delete) are in :mod:`.history`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +22,10 @@ from ..payload import check_payload, is_http_url
 from . import directives, envelope
 from .config import SimulatorConfig
 from .keys import FAULT, RUNNER, STATE, origin
-from .state import Prediction
+from .state import Prediction, Status
 
-MAX_PAGE_SIZE = 100
+#: The window of the images-per-minute limit, in seconds.
+RATE_WINDOW_S = 60.0
 
 
 def validate(body: object, config: SimulatorConfig) -> list[Problem]:
@@ -74,31 +80,17 @@ async def submit(request: web.Request) -> web.Response:
         plan = directives.parse(body["prompt"])
     except directives.DirectiveError as exc:
         return bad_request([Problem("prompt", body["prompt"], str(exc))])
+    limited = _over_image_limit(request)
+    if limited is not None:
+        return limited
     if not state.charge():
         return envelope.error(
             403,
             f"Insufficient balance: {state.balance_usd:.2f} USD left and one call costs "
             f"{contract.PRICE_PER_IMAGE_USD:.2f} USD (simulated account); top up to continue",
         )
-
-    seed = body.get("seed", contract.RANDOM_SEED)
-    fail_code = plan.fail_code
-    injected = state.faults.task_failure(state.config)
-    prediction = Prediction(
-        id=secrets.token_hex(16),
-        prompt=body["prompt"],
-        images=list(body["images"]),
-        seed=state.faults.seed() if seed == contract.RANDOM_SEED else seed,
-        guidance_scale=float(body.get("guidance_scale", contract.GUIDANCE_DEFAULT)),
-        aspect_ratio=body.get("aspect_ratio"),
-        latency_s=state.config.latency_s if plan.latency_s is None else plan.latency_s,
-        planned_failure=fail_code if fail_code is not None else injected,
-        nsfw=plan.nsfw,
-        output_fault=plan.output,
-        webhook=webhook,
-        origin=origin(request),
-    )
-    state.predictions[prediction.id] = prediction
+    prediction = _new_prediction(request, body, plan, webhook)
+    state.add(prediction)
     state.stats.tasks_created += 1
     request.app[RUNNER].enqueue(prediction)
 
@@ -108,8 +100,56 @@ async def submit(request: web.Request) -> web.Response:
     return envelope.respond(envelope.success(envelope.prediction_data(prediction, origin(request))))
 
 
+def _new_prediction(
+    request: web.Request, body: dict[str, Any], plan: directives.Directives, webhook: str | None
+) -> Prediction:
+    state = request.app[STATE]
+    seed = body.get("seed", contract.RANDOM_SEED)
+    fail_code = plan.fail_code
+    injected = state.faults.task_failure(state.config)
+    return Prediction(
+        id=secrets.token_hex(16),
+        prompt=body["prompt"],
+        images=list(body["images"]),
+        seed=state.faults.seed() if seed == contract.RANDOM_SEED else seed,
+        guidance_scale=float(body.get("guidance_scale", contract.GUIDANCE_DEFAULT)),
+        aspect_ratio=body.get("aspect_ratio"),
+        latency_s=state.config.latency_s if plan.latency_s is None else plan.latency_s,
+        planned_failure=fail_code if fail_code is not None else injected,
+        end_status=None if plan.end_status is None else Status(plan.end_status),
+        nsfw=plan.nsfw,
+        output_fault=plan.output,
+        webhook=webhook,
+        origin=origin(request),
+        input={k: v for k, v in body.items() if k in contract.REQUEST_FIELDS},
+    )
+
+
+def _over_image_limit(request: web.Request) -> web.Response | None:
+    """HTTP 429 when the account made its images-per-minute already (None: go ahead)."""
+    state = request.app[STATE]
+    limit = state.config.images_per_minute
+    if limit is None:
+        return None
+    now = time.time()
+    # The directory is the account: every simulator on it counts.
+    recent = state.store.db.created_since(now - RATE_WINDOW_S)
+    if len(recent) < limit:
+        return None
+    # One more fits once the oldest of the last `limit` leaves the window.
+    wait = max(1, math.ceil(recent[-limit] + RATE_WINDOW_S - now))
+    message = (
+        f"Too Many Requests: this account may create {limit} images a minute "
+        f"(simulated account tier); try again in {wait} s"
+    )
+    return envelope.respond(
+        envelope.failure(429, message), status=429, headers={"Retry-After": str(wait)}
+    )
+
+
 async def _wait_for(prediction: Prediction, request: web.Request) -> web.Response:
-    timeout = request.app[STATE].config.sync_timeout_s
+    config = request.app[STATE].config
+    timeout = config.sync_timeout_s
     try:
         await asyncio.wait_for(prediction.done.wait(), timeout)
     except asyncio.TimeoutError:
@@ -119,58 +159,26 @@ async def _wait_for(prediction: Prediction, request: web.Request) -> web.Respons
             f"poll {data['urls']['get']}"
         )
         data["error"] = message
-        return envelope.respond({"code": Code.TIMED_OUT.value, "message": message, "data": data})
+        if config.sync_timeout_code_top_level:
+            return envelope.respond(
+                {"code": Code.TIMED_OUT.value, "message": message, "data": data}
+            )
+        # The official SDK's shape: a success envelope whose data carries the code.
+        data["code"] = Code.TIMED_OUT.value
+        return envelope.respond(envelope.success(data))
     return envelope.respond(envelope.success(envelope.prediction_data(prediction, origin(request))))
 
 
 async def result(request: web.Request) -> web.Response:
-    """GET /api/v3/predictions/{id}/result and GET /api/v3/predictions/{id}"""
+    """GET /api/v3/predictions/{id}/result and GET /api/v3/predictions/{id}
+
+    An unknown id, a deleted one and one past the retention time all answer 404.
+    """
     prediction_id = request.match_info["id"]
-    prediction = request.app[STATE].predictions.get(prediction_id)
+    prediction = request.app[RUNNER].find(prediction_id)
     if prediction is None:
         return envelope.error(404, f"prediction {prediction_id!r} not found")
     return envelope.respond(envelope.success(envelope.prediction_data(prediction, origin(request))))
-
-
-async def list_predictions(request: web.Request) -> web.Response:
-    """POST /api/v3/predictions with ``{"page": 1, "page_size": 20}``, newest first."""
-    body: Any = {}
-    if request.can_read_body:
-        body, refused = await read_json(request)
-        if refused:
-            return refused
-    if not isinstance(body, dict):
-        return bad_request([Problem("body", type(body).__name__, "expected a JSON object")])
-    page, page_size = body.get("page", 1), body.get("page_size", 20)
-    problems = [
-        Problem(name, value, f"expected an integer from 1 to {high}")
-        for name, value, high in (("page", page, 10**9), ("page_size", page_size, MAX_PAGE_SIZE))
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high
-    ]
-    if problems:
-        return bad_request(problems)
-    everything = list(reversed(request.app[STATE].predictions.values()))
-    chosen = everything[(page - 1) * page_size : page * page_size]
-    items = [envelope.prediction_data(p, origin(request)) for p in chosen]
-    data = {"items": items, "page": page, "page_size": page_size, "total": len(everything)}
-    return envelope.respond(envelope.success(data))
-
-
-async def delete_predictions(request: web.Request) -> web.Response:
-    """POST /api/v3/predictions/delete with ``{"ids": [...]}``."""
-    body, refused = await read_json(request)
-    if refused:
-        return refused
-    ids = body.get("ids") if isinstance(body, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        return bad_request([Problem("ids", ids, "expected a list of prediction ids")])
-    state = request.app[STATE]
-    deleted = []
-    for prediction_id in ids:
-        if state.predictions.pop(prediction_id, None) is not None:
-            state.store.delete_output(prediction_id)
-            deleted.append(prediction_id)
-    return envelope.respond(envelope.success({"deleted": deleted}))
 
 
 async def balance(request: web.Request) -> web.Response:

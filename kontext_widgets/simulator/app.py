@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from .. import contract
-from . import api, control, envelope, media
+from . import api, control, envelope, history, media
 from .config import SimulatorConfig
 from .faults import Fault
 from .keys import FAULT, RUNNER, STATE
@@ -39,9 +39,10 @@ _ERROR_MESSAGES = {
 def create_app(config: SimulatorConfig | None = None) -> web.Application:
     """The simulator app; run it with any aiohttp runner.
 
-    Its files live in a temporary directory that is removed on app cleanup.
+    Its files live in ``config.state_dir`` (kept, and shared with any other simulator
+    using it) or, when that is None, in a temporary directory removed on app cleanup.
 
-    >>> app = create_app(SimulatorConfig(latency_s=0.1))
+    >>> app = create_app(SimulatorConfig(latency_s=0.1, state_dir=None))
     >>> sorted(r.resource.canonical for r in app.router.routes() if r.method == "GET")[:2]
     ['/_simulator/config', '/_simulator/stats']
     """
@@ -49,7 +50,7 @@ def create_app(config: SimulatorConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[_gateway])
     # The state exists from the start so the app can be inspected before it runs;
     # the store and HTTP session belong to the running app (see _lifetime).
-    app[STATE] = SimulatorState(config, MediaStore())
+    app[STATE] = SimulatorState(config, MediaStore(config.state_dir))
     app.cleanup_ctx.append(_lifetime)
     app.on_response_prepare.append(_mark_simulated)
 
@@ -57,8 +58,8 @@ def create_app(config: SimulatorConfig | None = None) -> web.Application:
     router.add_post(contract.SUBMIT_PATH, api.submit)
     router.add_get(contract.RESULT_PATH, api.result)
     router.add_get(contract.PREDICTION_PATH, api.result)
-    router.add_post("/api/v3/predictions", api.list_predictions)
-    router.add_post("/api/v3/predictions/delete", api.delete_predictions)
+    router.add_post("/api/v3/predictions", history.list_predictions)
+    router.add_post("/api/v3/predictions/delete", history.delete_predictions)
     router.add_get(contract.BALANCE_PATH, api.balance)
     router.add_get("/api/v3/webhook/secret", api.webhook_secret)
     router.add_post(contract.UPLOAD_BINARY_PATH, media.upload_binary)
@@ -68,6 +69,7 @@ def create_app(config: SimulatorConfig | None = None) -> web.Application:
     router.add_get("/media/outputs/{id}/output.png", media.get_output)
     router.add_get("/_simulator/stats", control.stats)
     router.add_get("/_simulator/tasks", control.tasks)
+    router.add_post("/_simulator/tasks/{id}/end", control.end_task)
     router.add_get("/_simulator/config", control.get_config)
     router.add_post("/_simulator/config", control.set_config)
     return app
@@ -77,6 +79,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     session = aiohttp.ClientSession()
     app[RUNNER] = TaskRunner(state, session)
+    app[RUNNER].start()
     try:
         yield
     finally:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import contract
@@ -22,6 +25,44 @@ INJECTED_FAIL_CODES: tuple[int, ...] = (
 )
 
 _RATES = ("fail_rate", "error_rate", "rate_limit_rate", "drop_rate")
+_BOOLS = ("allow_remote_fetch", "reject_unknown_fields", "sync_timeout_code_top_level")
+
+#: Where the simulator keeps its tasks; the value ``off`` keeps them only while it runs.
+STATE_DIR_ENV = "KONTEXT_WIDGETS_SIMULATOR_DIR"
+#: The service keeps predictions, outputs and uploads this long ("what are predictions" docs).
+RETENTION_S = 7 * 24 * 3600.0
+
+
+def default_state_dir() -> str | None:
+    """Where tasks are kept unless a config says otherwise: see :func:`state_dir_from`.
+
+    >>> default_state_dir() == state_dir_from(os.environ)
+    True
+    """
+    return state_dir_from(os.environ)
+
+
+def state_dir_from(environ: Mapping[str, str], home: Path | None = None) -> str | None:
+    """``$KONTEXT_WIDGETS_SIMULATOR_DIR``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, plus
+    ``kontext-widgets/simulator``; None (nothing kept after a stop) when the variable is ``off``.
+
+    >>> state_dir_from({}, home=Path("/home/me"))
+    '/home/me/.cache/kontext-widgets/simulator'
+    >>> state_dir_from({"XDG_CACHE_HOME": "/var/cache/me"})
+    '/var/cache/me/kontext-widgets/simulator'
+    >>> state_dir_from({STATE_DIR_ENV: "/tmp/sim"}), state_dir_from({STATE_DIR_ENV: "off"})
+    ('/tmp/sim', None)
+    """
+    chosen = environ.get(STATE_DIR_ENV, "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return str(Path(chosen).expanduser().absolute())
+    cache = environ.get("XDG_CACHE_HOME", "").strip()
+    # The XDG spec says to ignore a relative value.
+    absolute = bool(cache) and Path(cache).is_absolute()
+    base = Path(cache) if absolute else (home or Path.home()) / ".cache"
+    return str(base / "kontext-widgets" / "simulator")
 
 
 @dataclass(frozen=True)
@@ -66,6 +107,17 @@ class SimulatorConfig:
     retry_after_s: int = 1
     #: True: unknown body fields get HTTP 400; False (the real service): they are dropped
     reject_unknown_fields: bool = False
+    #: directory keeping tasks, uploads and outputs across restarts (several simulators may
+    #: share it); None: a temporary one, removed on stop. Default: see default_state_dir()
+    state_dir: str | None = field(default_factory=default_state_dir)
+    #: seconds predictions, their outputs and uploads are kept (the service: 7 days)
+    retention_s: float = RETENTION_S
+    #: images a minute the account may create (the lowest tier: 2); more get HTTP 429.
+    #: None: no limit
+    images_per_minute: int | None = None
+    #: False (the official SDK's shape): a sync time-out carries code 5004 in ``data.code``;
+    #: True: in the envelope's top-level ``code``, as some gateways answer
+    sync_timeout_code_top_level: bool = False
 
     def __post_init__(self) -> None:
         _check_number("latency_s", self.latency_s, low=0.0, high=3600.0)
@@ -88,9 +140,24 @@ class SimulatorConfig:
         _check_int("output_long_side", self.output_long_side, low=64, high=4096)
         _check_int("random_seed", self.random_seed, low=-(2**63), high=2**63 - 1)
         _check_int("retry_after_s", self.retry_after_s, low=0, high=3600)
-        for name in ("allow_remote_fetch", "reject_unknown_fields"):
+        _check_number("retention_s", self.retention_s, low=0.0, high=3.2e9, open_low=True)
+        if self.images_per_minute is not None:
+            _check_int("images_per_minute", self.images_per_minute, low=1, high=100_000)
+        for name in _BOOLS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        self._check_state_dir()
+
+    def _check_state_dir(self) -> None:
+        value: object = self.state_dir
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(
+                f"state_dir must be a directory path or None (temporary), got {value!r}"
+            )
+        # Frozen: set the normalised value the one way a frozen dataclass allows.
+        object.__setattr__(self, "state_dir", value)
 
     def replace(self, **changes: Any) -> SimulatorConfig:
         """A copy with ``changes`` applied and checked.

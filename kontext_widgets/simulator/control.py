@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .keys import RUNNER, STATE
+from .state import END_STATUSES, Status
 
 
 async def stats(request: web.Request) -> web.Response:
@@ -54,3 +55,27 @@ async def tasks(request: web.Request) -> web.Response:
         for p in request.app[STATE].predictions.values()
     ]
     return web.json_response(items)
+
+
+async def end_task(request: web.Request) -> web.Response:
+    """POST /_simulator/tasks/{id}/end with ``{"status": "cancelled"}``: end a task now.
+
+    ``status`` is ``cancelled``, ``timeout`` or ``deleted`` (a finished task may still be
+    marked deleted: its output goes). For tests of what a client does with each.
+    """
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    allowed = [s.value for s in END_STATUSES]
+    status = body.get("status") if isinstance(body, dict) else None
+    if status not in allowed:
+        message = f"status: {status!r} is not allowed; expected one of {', '.join(allowed)}"
+        return web.json_response({"error": message}, status=400)
+    prediction_id = request.match_info["id"]
+    prediction = request.app[STATE].predictions.get(prediction_id)
+    if prediction is None:
+        message = f"no task {prediction_id!r} run by this simulator"
+        return web.json_response({"error": message}, status=404)
+    request.app[RUNNER].end(prediction, Status(status))
+    return web.json_response({"id": prediction.id, "status": prediction.status.value})

@@ -7,6 +7,8 @@ comma-separated items:
 * ``moderate``    the task fails with 1200 (content moderation)
 * ``nsfw``        the task completes but flags its output (``has_nsfw_contents: [true]``)
 * ``latency=S``   the task spends S seconds in ``processing`` instead of the configured latency
+* ``status=END``  after its latency the task ends ``cancelled``, ``timeout`` or ``deleted``
+  (statuses the official SDK ends a wait on), with no output
 
 Hostile outputs: the task completes normally, but downloading its output (GET
 ``/media/outputs/{id}/output.png``) meets trouble, as a broken or malicious output
@@ -56,6 +58,8 @@ MAX_LATENCY_S = 3600.0
 OUTPUT_LIMITS: dict[str, float] = {"bomb": 1000, "huge": 4096, "stall": 3600, "cut": 1_000_000}
 OUTPUT_DEFAULTS: dict[str, float | None] = {"bomb": 64, "huge": 256, "stall": 3600, "cut": None}
 REDIRECT_KINDS = ("ftp", "file", "data", "javascript", "nohost", "loop", "ok")
+#: The ends a ``status=`` directive may ask for.
+END_STATUSES = ("cancelled", "timeout", "deleted")
 
 _MARKER = re.compile(r"\[simulate:([^\]]*)\]", re.IGNORECASE)
 
@@ -84,17 +88,20 @@ class Directives:
     latency_s: float | None = None
     nsfw: bool = False
     output: OutputFault | None = None
+    end_status: str | None = None
 
 
 def parse(prompt: str) -> Directives:
     """Read every ``[simulate:...]`` marker in ``prompt``.
 
     >>> parse("make it blue [simulate:fail=5003]")
-    Directives(fail_code=5003, latency_s=None, nsfw=False, output=None)
+    Directives(fail_code=5003, latency_s=None, nsfw=False, output=None, end_status=None)
     >>> parse("[simulate:latency=2.5, moderate]")
-    Directives(fail_code=1200, latency_s=2.5, nsfw=False, output=None)
+    Directives(fail_code=1200, latency_s=2.5, nsfw=False, output=None, end_status=None)
     >>> parse("no markers here")
-    Directives(fail_code=None, latency_s=None, nsfw=False, output=None)
+    Directives(fail_code=None, latency_s=None, nsfw=False, output=None, end_status=None)
+    >>> parse("x [simulate:status=cancelled]").end_status
+    'cancelled'
     >>> parse("x [simulate:bomb=225]").output, parse("x [simulate:redirect=ftp]").output
     (OutputFault(kind='bomb', value=225), OutputFault(kind='redirect', value='ftp'))
     >>> parse("[simulate:explode]")  # doctest: +ELLIPSIS
@@ -106,6 +113,7 @@ def parse(prompt: str) -> Directives:
     latency_s: float | None = None
     nsfw = False
     output: OutputFault | None = None
+    end_status: str | None = None
     for marker in _MARKER.finditer(prompt):
         for raw in marker.group(1).split(","):
             item = raw.strip().lower()
@@ -124,13 +132,15 @@ def parse(prompt: str) -> Directives:
                 output = OutputFault(name, _amount(name, value))
             elif name == "redirect" and value:
                 output = OutputFault("redirect", _redirect(value))
+            elif name == "status" and value:
+                end_status = _choice("status", value, END_STATUSES)
             else:
                 raise DirectiveError(
                     f"unknown simulator directive {item!r:.80}; known: fail=CODE, moderate, nsfw, "
-                    "latency=SECONDS, not_image, bomb[=MP], huge[=MB], stall[=S], cut[=N], "
-                    "redirect=KIND"
+                    "latency=SECONDS, status=END, not_image, bomb[=MP], huge[=MB], stall[=S], "
+                    "cut[=N], redirect=KIND"
                 )
-    return Directives(fail_code=fail_code, latency_s=latency_s, nsfw=nsfw, output=output)
+    return Directives(fail_code, latency_s, nsfw, output, end_status)
 
 
 def strip(prompt: str) -> str:
@@ -167,10 +177,13 @@ def _amount(name: str, value: str) -> float | None:
 
 
 def _redirect(value: str) -> str:
-    if value not in REDIRECT_KINDS:
+    return _choice("redirect", value, REDIRECT_KINDS)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
         raise DirectiveError(
-            f"simulator directive redirect={value!r:.40}: expected one of "
-            + ", ".join(REDIRECT_KINDS)
+            f"simulator directive {name}={value!r:.40}: expected one of " + ", ".join(allowed)
         )
     return value
 

@@ -7,8 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import contract
-from ..contract import Status
-from .state import Prediction
+from .state import Prediction, Status
 
 
 def success(data: Any) -> dict[str, Any]:

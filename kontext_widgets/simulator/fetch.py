@@ -69,7 +69,7 @@ class Fetcher:
             return None
         store = self._state.store
         if match := _OWN_UPLOAD.match(parts.path):
-            stored = store.upload(match.group(1))
+            stored = store.upload(match.group(1), max_age_s=self._state.config.retention_s)
             path = stored.path if stored else None
         elif match := _OWN_OUTPUT.match(parts.path):
             path = store.output(match.group(1))

@@ -12,7 +12,7 @@ from PIL import Image
 
 from .. import contract
 from . import envelope, hostile
-from .keys import STATE, origin
+from .keys import RUNNER, STATE, origin
 from .storage import StoredFile, safe_filename
 
 _CHUNK = 256 * 1024
@@ -136,7 +136,10 @@ async def put_upload(request: web.Request) -> web.Response:
 
 async def get_upload(request: web.Request) -> web.StreamResponse:
     """GET /media/uploads/{token}/{filename}"""
-    stored: StoredFile | None = request.app[STATE].store.upload(request.match_info["token"])
+    state = request.app[STATE]
+    stored: StoredFile | None = state.store.upload(
+        request.match_info["token"], max_age_s=state.config.retention_s
+    )
     if stored is None or stored.filename != request.match_info["filename"]:
         return envelope.error(404, "no such upload")
     return web.FileResponse(stored.path, headers={"Content-Type": stored.content_type})
@@ -146,12 +149,13 @@ async def get_output(request: web.Request) -> web.StreamResponse:
     """GET /media/outputs/{id}/output.png (served as a hostile host would, if the prompt asked)"""
     state = request.app[STATE]
     prediction_id = request.match_info["id"]
-    path = state.store.output(prediction_id)
-    if path is None:
+    # Deleted, expired or ended without one: no output (as the service deletes them too).
+    prediction = request.app[RUNNER].find(prediction_id)
+    path = state.store.output(prediction_id) if prediction and prediction.has_output else None
+    if prediction is None or path is None:
         return envelope.error(404, "no such output")
-    prediction = state.predictions.get(prediction_id)
-    fault = prediction.output_fault if prediction is not None else None
-    if prediction is not None and fault is not None and "hop" not in request.query:
+    fault = prediction.output_fault
+    if fault is not None and "hop" not in request.query:
         prediction.downloads += 1
         state.stats.faults[f"output_{fault.kind}"] += 1
         return await hostile.serve(request, fault, path, prediction.downloads)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import random
 import textwrap
 import threading
@@ -22,7 +23,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, PngImagePlugin
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, PngImagePlugin
 
 from .. import contract
 
@@ -30,6 +31,12 @@ SOFTWARE = "kontext-widgets simulator"
 LABEL = "SIMULATED"
 _RESAMPLE = Image.Resampling.BILINEAR
 _BORDER = (255, 255, 255)
+#: Guidance 1.0 and 20.0 ends of the colour grade (see _colour).
+CONTRAST = (0.4, 2.4)
+SATURATION = (0.15, 2.2)
+WARMTH = 60.0
+STRIPES_PER_GUIDANCE = 2.0
+STRIPE_AMPLITUDE = (16, 72)
 # Pillow's FreeType faces are not safe to share between threads; renders run
 # in worker threads (asyncio.to_thread), so each thread keeps its own fonts.
 _fonts = threading.local()
@@ -109,6 +116,7 @@ def render(
     canvas = _cover(pictures[0], size, rng)
     _place_references(canvas, pictures[1:], rng)
     canvas = _colour(canvas, guidance_scale, rng)
+    canvas = _stripes(canvas, guidance_scale)
     overlay = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     _pattern(draw, size, rng)
@@ -184,15 +192,16 @@ def _cover(picture: Image.Image, size: tuple[int, int], rng: random.Random) -> I
 
 
 def _colour(canvas: Image.Image, guidance_scale: float, rng: random.Random) -> Image.Image:
-    """Seed tint, then guidance-driven saturation and contrast, in one colour-matrix pass.
+    """Seed tint, then guidance-driven saturation, contrast and warmth, in one colour-matrix pass.
 
-    Low guidance is flat and washed out, high guidance harsh and saturated: always visible.
+    Guidance acts on a log scale (1, 2, 4, 8 are even steps, as users sweep it): low
+    guidance is flat, grey and cool, high guidance harsh, saturated and warm.
     """
-    share = (guidance_scale - contract.GUIDANCE_MIN) / (
-        contract.GUIDANCE_MAX - contract.GUIDANCE_MIN
-    )
-    contrast = 0.55 + 1.45 * share
-    saturation = 0.35 + 1.9 * share
+    share = guidance_share(guidance_scale)
+    contrast = CONTRAST[0] + (CONTRAST[1] - CONTRAST[0]) * share
+    saturation = SATURATION[0] + (SATURATION[1] - SATURATION[0]) * share
+    warmth = WARMTH * (2 * share - 1)
+    cast = (warmth, 0.0, -warmth)
     tint = [rng.randrange(256) for _ in range(3)]
     mix = 0.22
     # Each step is affine per pixel, so they fold into one 3x4 matrix for Image.convert.
@@ -201,7 +210,7 @@ def _colour(canvas: Image.Image, guidance_scale: float, rng: random.Random) -> I
     for channel in range(3):
         # tint: x -> (1 - mix) * x + mix * tint
         # saturation: c -> L + s * (c - L), L the luma of the tinted pixel
-        # contrast: v -> 128 + k * (v - 128)
+        # contrast: v -> 128 + k * (v - 128); then the warm or cool cast is added
         weights = [
             (1 - mix) * ((1 - saturation) * luma[i] + (saturation if i == channel else 0.0))
             for i in range(3)
@@ -210,8 +219,46 @@ def _colour(canvas: Image.Image, guidance_scale: float, rng: random.Random) -> I
             (1 - saturation) * sum(luma[i] * tint[i] for i in range(3)) + saturation * tint[channel]
         )
         matrix += [contrast * w for w in weights]
-        matrix.append(contrast * offset + 128 * (1 - contrast))
+        matrix.append(contrast * offset + 128 * (1 - contrast) + cast[channel])
     return canvas.convert("RGB", tuple(matrix))
+
+
+def _stripes(canvas: Image.Image, guidance_scale: float) -> Image.Image:
+    """Diagonal light and dark stripes: two per unit of guidance, stronger as it grows.
+
+    So guidance 2 and 4 differ across the whole picture, even for a flat input.
+    """
+    width, height = canvas.size
+    count = max(2, round(STRIPES_PER_GUIDANCE * guidance_scale))
+    period = (width + height) / count
+    amplitude = round(
+        STRIPE_AMPLITUDE[0]
+        + (STRIPE_AMPLITUDE[1] - STRIPE_AMPLITUDE[0]) * guidance_share(guidance_scale)
+    )
+    # Along x + y the pattern is one row; each image row is that row shifted by one pixel.
+    light_row = bytes(
+        amplitude if int(i / period * 2) % 2 == 0 else 0 for i in range(width + height)
+    )
+    dark_row = bytes(amplitude - v for v in light_row)
+    light = Image.frombytes(
+        "L", (width, height), b"".join(light_row[y : y + width] for y in range(height))
+    )
+    dark = Image.frombytes(
+        "L", (width, height), b"".join(dark_row[y : y + width] for y in range(height))
+    )
+    canvas = ImageChops.add(canvas, Image.merge("RGB", (light, light, light)))
+    return ImageChops.subtract(canvas, Image.merge("RGB", (dark, dark, dark)))
+
+
+def guidance_share(guidance_scale: float) -> float:
+    """Where ``guidance_scale`` sits from 1.0 (0) to 20.0 (1), on a log scale.
+
+    >>> guidance_share(1.0), guidance_share(20.0), round(guidance_share(3.5), 3)
+    (0.0, 1.0, 0.418)
+    """
+    low, high = math.log(contract.GUIDANCE_MIN), math.log(contract.GUIDANCE_MAX)
+    value = min(max(guidance_scale, contract.GUIDANCE_MIN), contract.GUIDANCE_MAX)
+    return (math.log(value) - low) / (high - low)
 
 
 def _pattern(draw: ImageDraw.ImageDraw, size: tuple[int, int], rng: random.Random) -> None:

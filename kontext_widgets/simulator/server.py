@@ -60,7 +60,8 @@ class RunningSimulator:
 
     @property
     def storage_dir(self) -> Path:
-        """The temporary directory holding uploads and outputs (removed by :meth:`close`)."""
+        """The directory holding uploads and outputs (a temporary one is removed by
+        :meth:`close`; a configured ``state_dir`` is kept)."""
         return self.app[STATE].store.root
 
     def stats(self) -> dict[str, Any]:
@@ -74,7 +75,8 @@ class RunningSimulator:
         return config
 
     async def close(self) -> None:
-        """Stop listening, cancel tasks and delete the simulator's files."""
+        """Stop listening and cancel tasks (a configured ``state_dir`` keeps them for the next
+        simulator); a temporary directory is deleted."""
         await self._runner.cleanup()
 
     async def __aenter__(self) -> RunningSimulator:
@@ -95,7 +97,7 @@ async def serve(
     """Start the simulator in the running loop; port 0 picks a free port.
 
     >>> async def demo() -> bool:
-    ...     async with await serve(SimulatorConfig(latency_s=0.05)) as sim:
+    ...     async with await serve(SimulatorConfig(latency_s=0.05, state_dir=None)) as sim:
     ...         return sim.url.startswith("http://127.0.0.1:")
     >>> asyncio.run(demo())
     True
@@ -111,14 +113,16 @@ async def serve(
         raise
     bound_port = runner.addresses[0][1]
     shown = f"[{bind}]" if ":" in bind else bind
-    return RunningSimulator(runner, f"http://{shown}:{bound_port}")
+    url = f"http://{shown}:{bound_port}"
+    runner.app[STATE].base_url = url
+    return RunningSimulator(runner, url)
 
 
 class SimulatorServer:
     """The simulator in a daemon thread with its own event loop, for notebooks and sync code.
 
     >>> import json, urllib.request
-    >>> with SimulatorServer(SimulatorConfig(balance_usd=5.0)) as server:
+    >>> with SimulatorServer(SimulatorConfig(balance_usd=5.0, state_dir=None)) as server:
     ...     with urllib.request.urlopen(server.url + "/api/v3/balance") as answer:
     ...         json.load(answer)["data"]
     {'balance': 5.0}
@@ -161,7 +165,8 @@ class SimulatorServer:
 
     @property
     def storage_dir(self) -> Path:
-        """The temporary directory holding uploads and outputs (removed by :meth:`stop`)."""
+        """The directory holding uploads and outputs (a temporary one is removed by
+        :meth:`stop`; a configured ``state_dir`` is kept)."""
         running, loop = self._started()
         return self._call(loop, lambda: running.storage_dir)
 
@@ -176,7 +181,7 @@ class SimulatorServer:
         return self._call(loop, lambda: running.configure(**changes))
 
     def stop(self) -> None:
-        """Stop serving and delete the simulator's files; safe to call twice."""
+        """Stop serving (see :meth:`RunningSimulator.close`); safe to call twice."""
         running, loop, thread = self._running, self._loop, self._thread
         self._running = self._loop = self._thread = None
         if running is None or loop is None or thread is None:

@@ -4,22 +4,18 @@ and the full-size images with their parameters written into each PNG.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import struct
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .layout import GridLayout
+from ..images import UnreadableImageError, contact_sheet_png, thumbnail_data_uri
+from .layout import Axes, SweepView
+from .runner import CellOutcome
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from .results import SweepResult
-    from .runner import CellOutcome
+__all__ = ["contact_sheet", "export_images", "html_page", "with_png_text"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -46,7 +42,7 @@ def with_png_text(data: bytes, text: dict[str, str]) -> bytes:
     return data[:end] + chunks + data[end:]
 
 
-def _parameters(result: SweepResult, index: int) -> dict[str, Any]:
+def _parameters(result: SweepView, index: int) -> dict[str, Any]:
     cell = result.plan.cells[index]
     outcome = result.outcomes[index]
     return {
@@ -58,7 +54,7 @@ def _parameters(result: SweepResult, index: int) -> dict[str, Any]:
     }
 
 
-def export_images(result: SweepResult, directory: str | Path) -> list[Path]:
+def export_images(result: SweepView, directory: str | Path) -> list[Path]:
     """Write every finished cell's full-size output as ``cell-NNNN.png`` with its parameters
     (JSON in the ``parameters`` text chunk; a ``.json`` beside any non-PNG output)."""
     target = Path(directory)
@@ -80,81 +76,57 @@ def export_images(result: SweepResult, directory: str | Path) -> list[Path]:
     return written
 
 
-def _thumb(result: SweepResult, outcome: CellOutcome, px: int) -> Image.Image:
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(result.image_bytes(outcome)))
-    image.thumbnail((px, px))
-    return image.convert("RGB")
+def _sheet_cell(result: SweepView, outcome: CellOutcome | None) -> bytes | str:
+    if outcome is not None and outcome.state == "done" and outcome.outputs:
+        return result.image_bytes(outcome)
+    return "failed" if outcome is not None and outcome.state == "failed" else "missing"
 
 
 def contact_sheet(
-    result: SweepResult,
+    result: SweepView,
     path: str | Path,
     *,
-    rows: str | list[str] | None = None,
-    cols: str | list[str] | None = None,
+    rows: Axes = None,
+    cols: Axes = None,
     px: int = 192,
 ) -> Path:
     """One PNG: the grid of thumbnails with the column legend on top and row legends on the left."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    grid = GridLayout.arrange(dict(result.plan.axes), result.outcomes, rows=rows, cols=cols)
-    font = ImageFont.load_default(size=14)
-    legend_w = max([220] + [int(font.getlength(t)) + 16 for t in grid.row_labels])
-    header_h, pad = 28, 6
-    title = result.summary()
-    width = legend_w + len(grid.col_labels) * (px + pad) + pad
-    height = header_h * 2 + len(grid.row_labels) * (px + pad) + pad
-    sheet = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    draw.text((pad, 6), title, fill="black", font=font)
-    for c, label in enumerate(grid.col_labels):
-        draw.text((legend_w + c * (px + pad) + pad, header_h + 6), label, fill="black", font=font)
-    for r, label in enumerate(grid.row_labels):
-        top = header_h * 2 + r * (px + pad) + pad
-        draw.text((pad, top + px // 2 - 7), label, fill="black", font=font)
-        for c, outcome in enumerate(grid.cells[r]):
-            left = legend_w + c * (px + pad) + pad
-            if outcome is not None and outcome.state == "done" and outcome.outputs:
-                thumb = _thumb(result, outcome, px)
-                sheet.paste(thumb, (left + (px - thumb.width) // 2, top + (px - thumb.height) // 2))
-            else:
-                draw.rectangle((left, top, left + px, top + px), outline="#c00", width=2)
-                reason = (
-                    "failed" if outcome is not None and outcome.state == "failed" else "missing"
-                )
-                draw.text((left + 8, top + 8), reason, fill="#c00", font=font)
+    grid = result.layout(rows=rows, cols=cols)
+    cells = [[_sheet_cell(result, outcome) for outcome in row] for row in grid.cells]
     target = Path(path)
-    sheet.save(target, format="PNG", optimize=True)
+    target.write_bytes(
+        contact_sheet_png(result.summary(), grid.col_labels, grid.row_labels, cells, px)
+    )
     return target
 
 
+def _html_cell(result: SweepView, outcome: CellOutcome | None, px: int) -> str:
+    if outcome is not None and outcome.state == "done" and outcome.outputs:
+        try:
+            uri = thumbnail_data_uri(result.image_bytes(outcome), px)
+        except UnreadableImageError as exc:
+            return f"<td class='failed'>cannot show: {html.escape(str(exc))}</td>"
+        tip = html.escape(json.dumps(_parameters(result, outcome.index), default=str))
+        return f"<td><img src='{uri}' alt='cell {outcome.index}' title='{tip}'></td>"
+    reason = outcome.error if outcome is not None else "missing"
+    return f"<td class='failed'>{html.escape(reason or 'failed')}</td>"
+
+
 def html_page(
-    result: SweepResult,
+    result: SweepView,
     path: str | Path,
     *,
-    rows: str | list[str] | None = None,
-    cols: str | list[str] | None = None,
+    rows: Axes = None,
+    cols: Axes = None,
     px: int = 256,
 ) -> Path:
     """A self-contained HTML page (thumbnails embedded, everything escaped)."""
-    grid = GridLayout.arrange(dict(result.plan.axes), result.outcomes, rows=rows, cols=cols)
+    grid = result.layout(rows=rows, cols=cols)
     head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in grid.col_labels)
     body = []
     for r, label in enumerate(grid.row_labels):
-        tds = []
-        for outcome in grid.cells[r]:
-            if outcome is not None and outcome.state == "done" and outcome.outputs:
-                buf = io.BytesIO()
-                _thumb(result, outcome, px).save(buf, format="JPEG", quality=80)
-                uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-                tip = html.escape(json.dumps(_parameters(result, outcome.index), default=str))
-                tds.append(f"<td><img src='{uri}' alt='cell {outcome.index}' title='{tip}'></td>")
-            else:
-                reason = outcome.error if outcome is not None else "missing"
-                tds.append(f"<td class='failed'>{html.escape(reason or 'failed')}</td>")
-        body.append(f"<tr><th scope='row'>{html.escape(label)}</th>{''.join(tds)}</tr>")
+        tds = "".join(_html_cell(result, outcome, px) for outcome in grid.cells[r])
+        body.append(f"<tr><th scope='row'>{html.escape(label)}</th>{tds}</tr>")
     fixed = ", ".join(f"{k}: {v}" for k, v in result.plan.fixed.items() if k != "images")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kontext-widgets sweep</title>

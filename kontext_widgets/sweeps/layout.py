@@ -4,23 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..labels import format_field
 from .runner import CellOutcome
+
+if TYPE_CHECKING:
+    from .plan import SweepPlan
+
+#: Axis names for a grid's rows or columns: one name, several, or None for the default.
+Axes = str | list[str] | None
 
 
 def format_value(name: str, value: Any) -> str:
-    """How an axis value reads in a legend (``seed 7``, ``guidance 3.5``, ``16:9``)."""
-    if name == "images":
-        names = [getattr(v, "name", str(v)) for v in value] if isinstance(value, list) else [value]
-        return "images: " + ", ".join(str(n) for n in names)
-    if name == "guidance_scale":
-        return f"guidance {value:g}"
-    if name == "seed":
-        return f"seed {value}"
-    if name == "aspect_ratio":
-        return str(value)
-    return str(value)
+    """How an axis value reads in a legend (``seed 7``, ``guidance 3.5``, ``16:9``).
+
+    >>> format_value("guidance_scale", 3.5), format_value("aspect_ratio", "16:9")
+    ('guidance 3.5', '16:9')
+    """
+    return format_field(name, value, legend=True)
+
+
+class SweepView(Protocol):
+    """What grids and exports read of a sweep's result (a ``SweepResult``), so they need not
+    import it (its methods call them)."""
+
+    @property
+    def plan(self) -> SweepPlan: ...
+
+    @property
+    def outcomes(self) -> tuple[CellOutcome, ...]: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
+    @property
+    def done(self) -> list[CellOutcome]: ...
+
+    def image_bytes(self, outcome: CellOutcome, index: int = 0) -> bytes: ...
+
+    def summary(self) -> str: ...
+
+    def layout(self, *, rows: Axes = None, cols: Axes = None) -> GridLayout: ...
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
-from .layout import GridLayout
+from .export import contact_sheet as _contact_sheet
+from .export import export_images as _export_images
+from .export import html_page as _html_page
+from .grid import grid_html as _grid_html
+from .grid import show_grid as _show_grid
+from .layout import Axes, GridLayout
 from .plan import SweepPlan
 from .runner import CellOutcome
 
-#: Axis names for a grid's rows or columns: one name, several, or None for the default.
-Axes = str | list[str] | None
+__all__ = ["Axes", "SweepResult"]
 
 
 @dataclass(frozen=True)
@@ -68,23 +72,17 @@ class SweepResult:
 
     def export_images(self, directory: str | Path) -> list[Path]:
         """Full-size outputs with their parameters in each PNG's ``parameters`` text chunk."""
-        from .export import export_images
-
-        return export_images(self, directory)
+        return _export_images(self, directory)
 
     def contact_sheet(
         self, path: str | Path, *, rows: Axes = None, cols: Axes = None, px: int = 192
     ) -> Path:
         """One PNG of the grid with axis legends."""
-        from .export import contact_sheet
-
-        return contact_sheet(self, path, rows=rows, cols=cols, px=px)
+        return _contact_sheet(self, path, rows=rows, cols=cols, px=px)
 
     def html(self, path: str | Path, *, rows: Axes = None, cols: Axes = None) -> Path:
         """A self-contained HTML page of the grid."""
-        from .export import html_page
-
-        return html_page(self, path, rows=rows, cols=cols)
+        return _html_page(self, path, rows=rows, cols=cols)
 
     def layout(self, *, rows: Axes = None, cols: Axes = None) -> GridLayout:
         """Which cell goes where on a grid (columns: the last axis by default)."""
@@ -92,15 +90,11 @@ class SweepResult:
 
     def grid(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> None:
         """Show the grid inline through ipyplot: legends on both axes, small thumbnails."""
-        from ..gallery import show_grid
-
-        show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
+        _show_grid(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def grid_html(self, *, rows: Axes = None, cols: Axes = None, thumb_px: int = 160) -> str:
         """The HTML :meth:`grid` shows, as a string."""
-        from ..gallery import grid_html
-
-        return grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
+        return _grid_html(self, rows=rows, cols=cols, thumb_px=thumb_px)
 
     def summary(self) -> str:
         """One line of counts; a partial result also counts its running, queued and cancelled cells.

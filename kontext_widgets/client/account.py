@@ -1,0 +1,47 @@
+"""Account calls: the prediction history and the balance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..contract import BALANCE_PATH, LIST_PATH
+from ..errors import ProtocolError
+from ..prediction import Prediction, finite_number
+from .answers import error_for, parse_prediction
+
+if TYPE_CHECKING:
+    from .api import Client
+
+
+async def list_predictions(client: Client, page: int = 1, page_size: int = 100) -> list[Prediction]:
+    """The account's recent predictions, newest first (one page)."""
+    body = {"page": page, "page_size": page_size}
+    answer = await client._send("POST", LIST_PATH, kind="get", json_body=body)
+    if answer.status != 200:
+        raise error_for(answer, "list of predictions", client._redactor)
+    envelope = answer.json()
+    data = envelope.get("data") if isinstance(envelope, Mapping) else None
+    items = data.get("items") if isinstance(data, Mapping) else data
+    if not isinstance(items, list):
+        raise ProtocolError("list of predictions: answer has no list of items")
+    found = []
+    for item in items:
+        if isinstance(item, Mapping):
+            found.append(parse_prediction({"data": item}, client._redactor, "list"))
+    return found
+
+
+async def balance(client: Client) -> float:
+    """The account's balance in US dollars."""
+    answer = await client._send("GET", BALANCE_PATH, kind="get")
+    if answer.status != 200:
+        raise error_for(answer, "balance", client._redactor)
+    body = answer.json()
+    data = body.get("data") if isinstance(body, Mapping) else None
+    value = data.get("balance") if isinstance(data, Mapping) else None
+    number = finite_number(value)
+    if number is None:
+        shown = client._redactor.tree(value)
+        raise ProtocolError(f"balance answer has no number: {shown!r:.80}")
+    return number
