@@ -1,4 +1,6 @@
-"""The sweep runner is the engine's one runner now.  # SHIM(lead removes)"""
+"""The sweep runner is the engine's one runner now (``kontext_widgets.engine``)."""
+
+# SHIM(lead removes): old import path of CellOutcome, SweepProgress, SweepRunner, task_key
 
 from ..engine.cells import CellOutcome, CellState, task_key
 from ..engine.progress import OnProgress, SweepProgress
