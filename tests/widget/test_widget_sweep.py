@@ -20,19 +20,16 @@ from kontext_widgets import Client, InvalidRequestError, KontextWidget, samples
 from kontext_widgets.simulator import SimulatorServer
 from kontext_widgets.sweeps import BudgetExceededError
 
-from .conftest import MakeSimulator, png_bytes
-from .test_widget import (
+from ..conftest import MakeSimulator, png_bytes
+from .helpers import (
     FAST_RETRY,
     WidgetFactory,
     answers,
     edit,
     from_front_end,
-    make_widget,
     settled,
     until,
 )
-
-__all__ = ["make_widget"]  # the fixture, shared with test_widget
 
 PERSON = samples.path("person")
 THUMB = re.compile(r"data:image/jpeg;base64,")
