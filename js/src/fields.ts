@@ -47,7 +47,7 @@ export interface NumberRule {
 }
 
 /** The rule for a trait: Python's min/max where it sent them, else `base`'s. */
-export function specRule(ctx: Ctx, trait: string, base: NumberRule): NumberRule {
+function specRule(ctx: Ctx, trait: string, base: NumberRule): NumberRule {
   const spec = ctx.spec(trait);
   return { min: spec?.min ?? base.min, max: spec?.max ?? base.max, integer: base.integer };
 }
@@ -60,20 +60,25 @@ function allowed({ min, max, integer }: NumberRule): string {
 }
 
 const breaks = (v: number, { min, max, integer }: NumberRule): boolean =>
-  !Number.isFinite(v) || (min !== null && v < min) || (max !== null && v > max) || (integer && !Number.isInteger(v));
+  !Number.isFinite(v) ||
+  (min !== null && v < min) ||
+  (max !== null && v > max) ||
+  (integer && !Number.isInteger(v));
 
 /**
- * A number box (or slider) saved on change; a value outside `rule` is refused with the
- * reason. `fallback` is shown when the trait holds no number (null: the box stays empty).
+ * A number box (or slider) saved on change; a value outside the rule (Python's min/max for
+ * `key`, else `base`'s) is refused with the reason. `fallback` is shown when the trait holds
+ * no number (null: the box stays empty).
  */
 export function bindNumber(
   ctx: Ctx,
   input: HTMLInputElement,
   key: NumKey,
   label: string,
-  rule: NumberRule,
+  base: NumberRule,
   fallback: number | null = null,
 ): void {
+  const rule = specRule(ctx, key, base);
   if (rule.min !== null) input.min = String(rule.min);
   if (rule.max !== null) input.max = String(rule.max);
   const commit = (): void => {
@@ -88,7 +93,8 @@ export function bindNumber(
   ctx.on(input, "change", commit);
   follow(ctx, input, key, () => {
     const v = ctx.get(key);
-    return typeof v === "number" && Number.isFinite(v) ? String(v) : fallback === null ? "" : String(fallback);
+    if (typeof v === "number" && Number.isFinite(v)) return String(v);
+    return fallback === null ? "" : String(fallback);
   });
 }
 

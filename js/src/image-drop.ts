@@ -30,7 +30,9 @@ function dragItems(ctx: Ctx, list: HTMLElement): () => string {
   return () => dragId;
 }
 
-function onDrop(ctx: Ctx, state: ImageState, dom: ImageDom, add: Adders) {
+type DropHandler = (ev: DragEvent) => Promise<void>;
+
+function onDrop(ctx: Ctx, state: ImageState, dom: ImageDom, add: Adders): DropHandler {
   return async (ev: DragEvent): Promise<void> => {
     dom.zone.classList.remove("kw-dropping");
     const dt = ev.dataTransfer;

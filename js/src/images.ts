@@ -45,7 +45,8 @@ function skeleton(ctx: Ctx, state: ImageState): ImageDom {
     tabindex: -1,
   });
   const full = h("p", { class: "kw-hint kw-full", id: uid("full") }, state.fullReason());
-  const row = h("div", { class: "kw-row" }, h("label", { for: urlId }, "Image URL"), urlBox, addUrl, pickFiles, fileInput);
+  const label = h("label", { for: urlId }, "Image URL");
+  const row = h("div", { class: "kw-row" }, label, urlBox, addUrl, pickFiles, fileInput);
   const el = h(
     "section",
     { class: "kw-images", "aria-labelledby": headId },

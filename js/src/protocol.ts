@@ -300,7 +300,9 @@ export function readSpecs(v: unknown): Specs {
   }
   const l = isObj(o.limits) ? o.limits : {};
   const axes: Record<string, string> = {};
-  if (isObj(o.axes)) for (const [name, label] of Object.entries(o.axes)) if (typeof label === "string") axes[name] = label;
+  for (const [name, label] of Object.entries(isObj(o.axes) ? o.axes : {})) {
+    if (typeof label === "string") axes[name] = label;
+  }
   return {
     fields,
     limits: {

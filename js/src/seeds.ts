@@ -3,7 +3,7 @@
 // in the cost line (`plan`).
 import type { Ctx } from "./context";
 import { button, h, setText } from "./dom";
-import { bindCheckbox, bindNumber, bindText, checkbox, labelled, specRule } from "./fields";
+import { bindCheckbox, bindNumber, bindText, checkbox, labelled } from "./fields";
 import { randomInt, str } from "./protocol";
 
 const numberBox = (cls: string): HTMLInputElement =>
@@ -15,13 +15,15 @@ function seedRow(ctx: Ctx): HTMLElement[] {
   const [seedWrap, seed] = labelled(label, numberBox("kw-seed"));
   const spec = ctx.spec("seed");
   const max = spec?.max ?? ctx.specs.limits.seedMax;
-  const random = button("Random seed", { title: max === null ? null : `Pick a random seed from 0 to ${max}` });
+  const random = button("Random seed", {
+    title: max === null ? null : `Pick a random seed from 0 to ${max}`,
+  });
   // Without Python's range there is no honest random pick: Python draws one at Generate.
   random.disabled = max === null;
   const [lockWrap, lock] = checkbox("Lock seed");
   const lockHint = h("p", { class: "kw-hint kw-single-only" });
 
-  bindNumber(ctx, seed, "seed", label, specRule(ctx, "seed", { min: null, max, integer: true }));
+  bindNumber(ctx, seed, "seed", label, { min: null, max: ctx.specs.limits.seedMax, integer: true });
   bindCheckbox(ctx, lock, "seed_locked");
   ctx.field("seed", label, seed);
   ctx.on(random, "click", () => {
@@ -57,8 +59,8 @@ function compareRow(ctx: Ctx): { els: HTMLElement[]; flush: () => void } {
   listWrap.classList.add("kw-grow");
 
   // At least one seed is compared; the most is Python's.
-  const max = ctx.specs.limits.compareMax;
-  bindNumber(ctx, compare, "compare", compareLabel, specRule(ctx, "compare", { min: 1, max, integer: true }), 1);
+  const rule = { min: 1, max: ctx.specs.limits.compareMax, integer: true };
+  bindNumber(ctx, compare, "compare", compareLabel, rule, 1);
   const flush = bindText(ctx, list, "seed_list");
   ctx.field("compare", compareLabel, compare);
   ctx.field("seed_list", listLabel, list);

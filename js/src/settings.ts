@@ -1,7 +1,7 @@
 // Guidance scale, sync mode and what Generate does while a run is going.
 import type { Ctx } from "./context";
 import { h, setText } from "./dom";
-import { bindCheckbox, bindNumber, checkbox, labelled, specRule } from "./fields";
+import { bindCheckbox, bindNumber, checkbox, labelled } from "./fields";
 import { str } from "./protocol";
 
 /** The guidance slider with its value shown beside it; range, step and default are Python's. */
@@ -17,7 +17,7 @@ function guidanceSlider(ctx: Ctx): HTMLElement {
   wrap.classList.add("kw-grow");
   wrap.append(shown);
   const fallback = typeof spec?.default === "number" ? spec.default : null;
-  bindNumber(ctx, guidance, "guidance_scale", label, specRule(ctx, "guidance_scale", { min: null, max: null, integer: false }), fallback);
+  bindNumber(ctx, guidance, "guidance_scale", label, { min: null, max: null, integer: false }, fallback);
   const show = (): void => setText(shown, Number(guidance.value).toFixed(1));
   ctx.on(guidance, "input", show);
   ctx.watch(["guidance_scale"], show); // after bindNumber's own watcher has set the value

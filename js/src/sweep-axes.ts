@@ -3,13 +3,23 @@
 // pickers. Axis names and ratios are Python's (`field_specs`).
 import type { Ctx } from "./context";
 import { h } from "./dom";
-import { bindCheckbox, bindNumber, bindText, checkbox, labelled, specRule } from "./fields";
+import { bindCheckbox, bindNumber, bindText, checkbox, labelled } from "./fields";
 import { str, strList } from "./protocol";
 import { ratioChoices } from "./ratio";
 
 type AxisText = "sweep_seeds" | "sweep_guidance" | "sweep_prompts";
 
-function axisText(ctx: Ctx, key: AxisText, words: string, control: HTMLInputElement | HTMLTextAreaElement) {
+interface Part {
+  wrap: HTMLElement;
+  flush: () => void;
+}
+
+function axisText(
+  ctx: Ctx,
+  key: AxisText,
+  words: string,
+  control: HTMLInputElement | HTMLTextAreaElement,
+): Part {
   const label = ctx.label(key, words);
   const [wrap] = labelled(label, control);
   ctx.field(key, label, control);
@@ -78,8 +88,8 @@ function runLimits(ctx: Ctx): HTMLElement[] {
   const [allowWrap, allow] = checkbox(ctx.label("sweep_allow_over_budget", "Allow over budget"));
   // At least one cell at a time and a budget of at least $0; the rest is Python's.
   const max = ctx.specs.limits.sweepConcurrencyMax;
-  bindNumber(ctx, conc, "sweep_concurrency", concLabel, specRule(ctx, "sweep_concurrency", { min: 1, max, integer: true }));
-  bindNumber(ctx, budget, "sweep_budget", budgetLabel, specRule(ctx, "sweep_budget", { min: 0, max: null, integer: false }));
+  bindNumber(ctx, conc, "sweep_concurrency", concLabel, { min: 1, max, integer: true });
+  bindNumber(ctx, budget, "sweep_budget", budgetLabel, { min: 0, max: null, integer: false });
   bindCheckbox(ctx, allow, "sweep_allow_over_budget");
   ctx.field("sweep_concurrency", concLabel, conc);
   ctx.field("sweep_budget", budgetLabel, budget);
@@ -87,8 +97,10 @@ function runLimits(ctx: Ctx): HTMLElement[] {
 }
 
 export function sweepPanel(ctx: Ctx): { panel: HTMLElement; flush: () => void } {
-  const seeds = axisText(ctx, "sweep_seeds", "Sweep seeds", textInput("e.g. 1-4 · 1, 5, 9 · 4 random"));
-  const guidance = axisText(ctx, "sweep_guidance", "Sweep guidance", textInput("e.g. 2.0:6.0:0.5 · 2, 3.5, 5"));
+  const seedsBox = textInput("e.g. 1-4 · 1, 5, 9 · 4 random");
+  const seeds = axisText(ctx, "sweep_seeds", "Sweep seeds", seedsBox);
+  const guidanceBox = textInput("e.g. 2.0:6.0:0.5 · 2, 3.5, 5");
+  const guidance = axisText(ctx, "sweep_guidance", "Sweep guidance", guidanceBox);
   const prompts = axisText(
     ctx,
     "sweep_prompts",
