@@ -15,6 +15,7 @@ from .contract import ASPECT_RATIOS, PRICE_PER_IMAGE_USD, Code, Status
 from .errors import (
     AccountError,
     AuthenticationError,
+    BudgetExceededError,
     InvalidRequestError,
     KontextError,
     ParameterRejectedError,
@@ -44,6 +45,7 @@ __all__ = [
     "PRICE_PER_IMAGE_USD",
     "AccountError",
     "AuthenticationError",
+    "BudgetExceededError",
     "Client",
     "Code",
     "InvalidRequestError",

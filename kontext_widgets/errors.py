@@ -7,6 +7,7 @@ request headers: they carry only what the user needs to act.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -187,3 +188,19 @@ class PredictionTimeoutError(KontextError, TimeoutError):
 
 class RequestTimeoutError(KontextError, TimeoutError):
     """One HTTP call took longer than its time-out."""
+
+
+class BudgetExceededError(KontextError):
+    """The plan costs more than allowed; nothing was sent.
+
+    >>> print(BudgetExceededError(200, 8.0, 5.0))  # doctest: +ELLIPSIS
+    this sweep has 200 cells and would cost $8.00, above the budget of $5.00; nothing was sent...
+    """
+
+    def __init__(self, cells: int, cost: float, budget: float) -> None:
+        self.cells, self.cost, self.budget = cells, cost, budget
+        super().__init__(
+            f"this sweep has {cells} cells and would cost ${cost:.2f}, above the budget of "
+            f"${budget:.2f}; nothing was sent. Pass max_cost_usd={math.ceil(cost)} (or None) "
+            "to allow it, or make an axis shorter."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -12,20 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from . import fields as _fields
+from .checks import IMAGE_ALLOWED, IMAGES_ALLOWED, check_image_count, is_http_url
 from .contract import GUIDANCE_DEFAULT, MAX_UPLOAD_BYTES
 from .errors import InvalidRequestError, Problem
-from .payload import (
-    ALLOWED,
-    check_aspect_ratio,
-    check_guidance,
-    check_image_count,
-    check_payload,
-    check_prompt,
-    check_seed,
-    check_sync_mode,
-    check_unknown_keys,
-    is_http_url,
-)
+from .payload import check_payload, check_unknown_keys
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -154,15 +146,15 @@ def _read_file(value: str | os.PathLike[str], field_name: str) -> LocalImage | P
 
 @dataclass(frozen=True)
 class KontextRequest:
-    """A validated request: exactly the contract's fields.
+    """A validated request: exactly the settings of :data:`kontext_widgets.fields.FIELDS`.
 
     ``seed=None`` and ``aspect_ratio=None`` leave the choice to the service.
     Build it with :meth:`build` to get every problem reported at once.
 
     >>> r = KontextRequest.build(prompt="make it night", images=["https://example.com/a.png"],
     ...                          seed=7, aspect_ratio="16:9")
-    >>> r.payload()["seed"], r.needs_upload
-    (7, False)
+    >>> r.payload()["seed"], r.needs_upload, r.value("guidance_scale")
+    (7, False, 3.5)
     >>> KontextRequest.build(prompt="", images=[], guidance_scale=25)
     Traceback (most recent call last):
     ...
@@ -175,53 +167,56 @@ class KontextRequest:
     guidance_scale: float = GUIDANCE_DEFAULT
     aspect_ratio: str | None = None
     enable_sync_mode: bool = False
+    #: ``(name, value)`` of settings declared in the registry that have no attribute here yet:
+    #: a new field works at once, read with :meth:`value`
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        problems = _field_problems(
-            self.prompt,
-            self.images,
-            self.seed,
-            self.guidance_scale,
-            self.aspect_ratio,
-            self.enable_sync_mode,
-        )
+        problems = check_unknown_keys(dict(self.extra))
+        problems += [
+            Problem(name, "<attribute>", "an attribute of the request, not an extra")
+            for name, _ in self.extra
+            if name in _ATTRIBUTES
+        ]
+        problems += _scalar_problems({f.name: self.value(f.name) for f in _fields.FIELDS})
+        problems += _image_tuple_problems(self.images)
         if problems:
-            raise InvalidRequestError(problems)
+            raise InvalidRequestError(sorted(problems, key=_form_order))
+
+    def value(self, name: str) -> Any:
+        """This request's value of the setting ``name`` (its default when not given).
+
+        >>> KontextRequest(prompt="x", images=("https://example.com/a.png",)).value("seed") is None
+        True
+        """
+        if name in _ATTRIBUTES:
+            return getattr(self, name)
+        for key, value in self.extra:
+            if key == name:
+                return value
+        return _fields.field(name).default
 
     @classmethod
-    def build(cls, /, **fields: Any) -> KontextRequest:
+    def build(cls, /, **given: Any) -> KontextRequest:
         """Validate user input (URLs, paths, bytes, PIL images) into a request.
 
         Every problem is collected, so a form can show all of them together.
         """
-        problems: list[Problem] = check_unknown_keys(fields)
-        for name in ("prompt", "images"):
-            if name not in fields:
-                problems.append(Problem(name, None, ALLOWED[name], 1400))
-        images: list[ImageSource] = []
-        raw_images = fields.get("images", [])
-        if isinstance(raw_images, (str, bytes, os.PathLike)) or not isinstance(
-            raw_images, Iterable
-        ):
-            problems.append(Problem("images", raw_images, ALLOWED["images"] + " (a list)"))
-        else:
-            raw_list = list(raw_images)
-            count = check_image_count(len(raw_list)) if "images" in fields else None
-            if count:
-                problems.append(count)
-            # With the wrong count, reading each file would only bury the real reason.
-            for i, raw in enumerate([] if count else raw_list):
-                got = normalize_image(raw, f"images[{i}]")
-                if isinstance(got, Problem):
-                    problems.append(got)
-                else:
-                    images.append(got)
+        problems: list[Problem] = check_unknown_keys(given)
+        problems += [
+            Problem(f.name, None, f.allowed, 1400)
+            for f in _fields.FIELDS
+            if f.required and f.name not in given
+        ]
+        images, image_problems = _normalized_images(given)
+        problems += image_problems
         if problems:
             # Report the scalar fields too, so one error lists everything wrong, in form order.
-            problems += _scalar_problems(fields)
+            problems += _scalar_problems(given)
             raise InvalidRequestError(sorted(problems, key=_form_order))
-        known = {k: v for k, v in fields.items() if k != "images"}
-        return cls(images=tuple(images), **known)
+        declared = {k: v for k, v in given.items() if k in _ATTRIBUTES and k != "images"}
+        extra = tuple((f.name, given[f.name]) for f in _fields.FIELDS if _is_extra(f.name, given))
+        return cls(images=tuple(images), extra=extra, **declared)
 
     @property
     def needs_upload(self) -> bool:
@@ -237,87 +232,84 @@ class KontextRequest:
             if self.needs_upload:
                 raise ValueError("local images must be uploaded first: pass their URLs")
             image_urls = [i for i in self.images if isinstance(i, str)]
-        body: dict[str, Any] = {
-            "prompt": self.prompt,
-            "images": list(image_urls),
-            "guidance_scale": self.guidance_scale,
-            "enable_sync_mode": self.enable_sync_mode,
-        }
-        if self.seed is not None:
-            body["seed"] = self.seed
-        if self.aspect_ratio is not None:
-            body["aspect_ratio"] = self.aspect_ratio
+        body: dict[str, Any] = {}
+        for f in _fields.wire_fields():
+            value = list(image_urls) if f.name == "images" else self.value(f.name)
+            if f.wire and not f.omitted(value):
+                body[f.wire] = value
         problems = check_payload(body)
         if problems:
             raise InvalidRequestError(problems)
         return body
 
     def cache_key(self) -> str:
-        """A stable hash of what decides the output (local images by content)."""
-        doc = {
-            "prompt": self.prompt,
-            "images": [i if isinstance(i, str) else "sha256:" + i.sha256 for i in self.images],
-            "seed": self.seed,
-            "guidance_scale": float(self.guidance_scale),
-            "aspect_ratio": self.aspect_ratio,
-        }
+        """A stable hash of what decides the output: every setting marked ``in_cache_key``.
+
+        Local images count by content. A setting added later is left out at its default,
+        so the results stored before it existed are still found.
+        """
+        doc: dict[str, Any] = {}
+        for f in _fields.FIELDS:
+            value = self.value(f.name)
+            if f.in_cache_key and (f.keyed_at_default or value != f.default):
+                doc[f.name] = f.cache(value)
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def describe(self) -> Mapping[str, Any]:
         """The parameters a person compares, for labels and PNG text chunks."""
-        return {
-            "prompt": self.prompt,
-            "images": [i if isinstance(i, str) else i.name for i in self.images],
-            "seed": self.seed,
-            "guidance_scale": self.guidance_scale,
-            "aspect_ratio": self.aspect_ratio,
-        }
+        return {f.name: f.shown(self.value(f.name)) for f in _fields.FIELDS if f.in_cache_key}
 
 
-_ORDER = ("prompt", "images", "seed", "guidance_scale", "aspect_ratio", "enable_sync_mode")
+#: The settings with an attribute on :class:`KontextRequest` (the others live in ``extra``).
+_ATTRIBUTES = frozenset(f.name for f in dataclasses.fields(KontextRequest)) - {"extra"}
+
+
+def _is_extra(name: str, given: Mapping[str, Any]) -> bool:
+    return name in given and name not in _ATTRIBUTES
 
 
 def _form_order(problem: Problem) -> int:
+    order = _fields.names()
     base = problem.field.split("[", 1)[0]
-    return _ORDER.index(base) if base in _ORDER else len(_ORDER)
+    return order.index(base) if base in order else len(order)
 
 
-def _scalar_problems(fields: Mapping[str, Any]) -> list[Problem]:
-    checks = {
-        "prompt": check_prompt,
-        "seed": lambda v: None if v is None else check_seed(v),
-        "guidance_scale": check_guidance,
-        "aspect_ratio": lambda v: None if v is None else check_aspect_ratio(v),
-        "enable_sync_mode": check_sync_mode,
-    }
-    return [p for name, check in checks.items() if name in fields and (p := check(fields[name]))]
-
-
-def _field_problems(
-    prompt: object,
-    images: object,
-    seed: object,
-    guidance: object,
-    aspect_ratio: object,
-    sync: object,
-) -> list[Problem]:
-    problems = _scalar_problems(
-        {
-            "prompt": prompt,
-            "seed": seed,
-            "guidance_scale": guidance,
-            "aspect_ratio": aspect_ratio,
-            "enable_sync_mode": sync,
-        }
-    )
-    if not isinstance(images, tuple):
-        problems.insert(1, Problem("images", images, ALLOWED["images"] + " (a tuple)"))
-    else:
-        count = check_image_count(len(images))
-        problems[1:1] = [count] if count else []
-        problems += [
-            Problem(f"images[{i}]", img, ALLOWED["image"] + " or a LocalImage")
-            for i, img in enumerate(images)
-            if not (isinstance(img, LocalImage) or is_http_url(img))
-        ]
+def _scalar_problems(given: Mapping[str, Any]) -> list[Problem]:
+    """The problems of every given setting but the images (checked on their own)."""
+    problems: list[Problem] = []
+    for f in _fields.FIELDS:
+        if f.name == "images" or f.name not in given or f.omitted(given[f.name]):
+            continue
+        problems += f.all_problems(given[f.name])
     return problems
+
+
+def _normalized_images(given: Mapping[str, Any]) -> tuple[list[ImageSource], list[Problem]]:
+    raw_images = given.get("images", [])
+    if isinstance(raw_images, (str, bytes, os.PathLike)) or not isinstance(raw_images, Iterable):
+        return [], [Problem("images", raw_images, IMAGES_ALLOWED + " (a list)")]
+    raw_list = list(raw_images)
+    count = check_image_count(len(raw_list)) if "images" in given else None
+    if count:
+        # With the wrong count, reading each file would only bury the real reason.
+        return [], [count]
+    images: list[ImageSource] = []
+    problems: list[Problem] = []
+    for i, raw in enumerate(raw_list):
+        got = normalize_image(raw, f"images[{i}]")
+        if isinstance(got, Problem):
+            problems.append(got)
+        else:
+            images.append(got)
+    return images, problems
+
+
+def _image_tuple_problems(images: object) -> list[Problem]:
+    if not isinstance(images, tuple):
+        return [Problem("images", images, IMAGES_ALLOWED + " (a tuple)")]
+    count = check_image_count(len(images))
+    return ([count] if count else []) + [
+        Problem(f"images[{i}]", img, IMAGE_ALLOWED + " or a LocalImage")
+        for i, img in enumerate(images)
+        if not (isinstance(img, LocalImage) or is_http_url(img))
+    ]

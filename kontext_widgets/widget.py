@@ -34,6 +34,7 @@ from ._frontend import require_bundle
 from .client import Client
 from .contract import GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD, SEED_MAX, Status
 from .errors import InvalidRequestError, Problem
+from .fields import frontend_spec
 from .gallery import grid_html, output_key, show_strip, thumbnail_data_uri, widget_row
 from .history import History, HistoryStep
 from .inputs import InputImage, InputList
@@ -244,6 +245,7 @@ class KontextWidget(anywidget.AnyWidget):
     images = t.List(t.Dict()).tag(sync=True)
     simulated = t.Bool(False).tag(sync=True)
     price_per_image = t.Float(PRICE_PER_IMAGE_USD).tag(sync=True)
+    field_specs = t.Dict(frontend_spec()).tag(sync=True)
     balance = t.Float(None, allow_none=True).tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
     jobs = t.List(t.Dict()).tag(sync=True)

@@ -68,3 +68,18 @@ def test_the_protocol_doc_names_every_trait_and_message() -> None:
     assert "retry_failed" in messages
     assert sorted(traits - mentioned) == []
     assert sorted(messages - mentioned) == []
+
+
+def test_the_settings_table_is_made_from_the_registry() -> None:
+    """The settings table in docs/widget-protocol.md is exactly what fields.py declares."""
+    from kontext_widgets.field_text import settings_table
+    from kontext_widgets.fields import FIELDS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "widget-protocol.md").read_text()
+    start, end = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
+    assert start in doc
+    assert end in doc
+    table = doc.split(start, 1)[1].split(end, 1)[0]
+    assert table == settings_table(), "regenerate the table: see the note above it"
+    for f in FIELDS:
+        assert f"| `{f.name}` |" in table

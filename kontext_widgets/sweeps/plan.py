@@ -4,65 +4,32 @@ from __future__ import annotations
 
 import math
 import random
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..contract import PRICE_PER_IMAGE_USD, REQUEST_FIELDS, SEED_MAX
-from ..errors import InvalidRequestError, KontextError, Problem
+from .. import fields as _fields
+from ..contract import PRICE_PER_IMAGE_USD
+from ..errors import BudgetExceededError, InvalidRequestError, Problem
+from ..grammar import MAX_VALUES, parse_range
 from ..request import KontextRequest, normalize_image
 
 #: The order axes vary in (the last varies fastest), whatever order they were given in.
 AXIS_ORDER = ("prompt", "images", "aspect_ratio", "guidance_scale", "seed")
 #: A plan above this many dollars is refused unless ``max_cost_usd`` allows it.
 DEFAULT_BUDGET_USD = 5.0
-_INT_RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
-_FLOAT_RANGE = re.compile(r"^\s*([-+\d.eE]+)\s*:\s*([-+\d.eE]+)\s*:\s*([-+\d.eE]+)\s*$")
-MAX_CELLS = 100_000
+MAX_CELLS = MAX_VALUES
 
-
-class BudgetExceededError(KontextError):
-    """The plan costs more than allowed; nothing was sent."""
-
-    def __init__(self, cells: int, cost: float, budget: float) -> None:
-        self.cells, self.cost, self.budget = cells, cost, budget
-        super().__init__(
-            f"this sweep has {cells} cells and would cost ${cost:.2f}, above the budget of "
-            f"${budget:.2f}; nothing was sent. Pass max_cost_usd={math.ceil(cost)} (or None) "
-            "to allow it, or make an axis shorter."
-        )
-
-
-def parse_range(text: str) -> list[int] | list[float]:
-    """Expand the compact range syntax: ``"1-8"`` (integers, inclusive) or ``"2.0:6.0:0.5"``.
-
-    >>> parse_range("1-4")
-    [1, 2, 3, 4]
-    >>> parse_range("2.0:3.0:0.5")
-    [2.0, 2.5, 3.0]
-    """
-    if m := _INT_RANGE.match(text):
-        start, stop = int(m.group(1)), int(m.group(2))
-        if stop < start:
-            raise ValueError(f"range {text!r}: the end is before the start")
-        if stop - start >= MAX_CELLS:
-            raise ValueError(f"range {text!r} has more than {MAX_CELLS} values")
-        return list(range(start, stop + 1))
-    if m := _FLOAT_RANGE.match(text):
-        try:
-            start_d, stop_d, step_d = (Decimal(g) for g in m.groups())
-        except InvalidOperation:
-            raise ValueError(f"range {text!r}: expected numbers as START:STOP:STEP") from None
-        if step_d <= 0 or stop_d < start_d:
-            raise ValueError(f"range {text!r}: expected START <= STOP and a positive STEP")
-        count = int((stop_d - start_d) / step_d) + 1
-        if count > MAX_CELLS:
-            raise ValueError(f"range {text!r} has more than {MAX_CELLS} values")
-        # Decimal steps, so 2.0:6.0:0.1 ends exactly at 6.0 with no float drift.
-        return [float(start_d + i * step_d) for i in range(count)]
-    raise ValueError(f"{text!r} is not a range; expected START-STOP (integers) or START:STOP:STEP")
+__all__ = [
+    "AXIS_ORDER",
+    "DEFAULT_BUDGET_USD",
+    "MAX_CELLS",
+    "BudgetExceededError",
+    "Cell",
+    "SweepPlan",
+    "parse_range",
+    "plan_sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -116,29 +83,23 @@ class SweepPlan:
 
 
 def _axis_values(name: str, value: Any, rng: random.Random) -> tuple[list[Any], bool]:
-    """The values of one argument and whether it is an axis (more than a single setting)."""
-    if name == "seed" and isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise InvalidRequestError(
-                [Problem("seed", value, "a count of random seeds must be 1 or more")]
-            )
-        # A count means that many random seeds, drawn now so reruns and resumes match.
-        return [rng.randint(0, SEED_MAX) for _ in range(value)], True
-    if name == "images":
-        is_list = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-        if is_list and value and all(isinstance(v, (list, tuple)) for v in value):
-            return [list(v) for v in value], True
+    """The values of one argument and whether it is an axis (more than a single setting).
+
+    Lists are axes; so are texts in a numeric grammar (``"1-8"``, ``"2.0:6.0:0.5"``) and a
+    seed count (that many random seeds, drawn now so reruns and resumes match).
+    """
+    setting = _fields.field(name)
+    numeric_text = isinstance(value, str) and setting.axis in ("ints", "floats")
+    count = setting.axis == "ints" and isinstance(value, int) and not isinstance(value, bool)
+    if setting.axis == "image_sets":
+        values = _fields.parse_values(name, value)
+        return values, not (len(values) == 1 and values[0] is value)
+    if not (numeric_text or count or isinstance(value, (list, tuple))):
         return [value], False
-    if isinstance(value, str) and name in ("seed", "guidance_scale"):
-        try:
-            return list(parse_range(value)), True
-        except ValueError as exc:
-            raise InvalidRequestError([Problem(name, value, str(exc))]) from None
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise InvalidRequestError([Problem(name, value, "an axis needs at least one value")])
-        return list(value), True
-    return [value], False
+    values = _fields.parse_values(name, value, counts=numeric_text or count, rng=rng)
+    if not values:
+        raise InvalidRequestError([Problem(name, value, "an axis needs at least one value")])
+    return values, True
 
 
 def plan_sweep(*, random_seed: int | None = None, **arguments: Any) -> SweepPlan:
@@ -149,14 +110,15 @@ def plan_sweep(*, random_seed: int | None = None, **arguments: Any) -> SweepPlan
     a list or ``"2.0:6.0:0.5"``; ``images`` one image list or a list of lists.
     Every cell's request is validated before anything is sent.
     """
-    unknown = set(arguments) - REQUEST_FIELDS
+    known = _fields.names()
+    unknown = set(arguments) - set(known)
     if unknown:
-        allowed = "unknown sweep argument; allowed: " + ", ".join(sorted(REQUEST_FIELDS))
+        allowed = "unknown sweep argument; allowed: " + ", ".join(sorted(known))
         raise InvalidRequestError([Problem(k, arguments[k], allowed) for k in sorted(unknown)])
     rng = random.Random(random_seed)  # noqa: S311 - seeds for images, not secrets
     axes: dict[str, list[Any]] = {}
     fixed: dict[str, Any] = {}
-    for name in sorted(arguments, key=lambda n: AXIS_ORDER.index(n) if n in AXIS_ORDER else 99):
+    for name in sorted(arguments, key=_axis_rank):
         values, is_axis = _axis_values(name, arguments[name], rng)
         if is_axis:
             axes[name] = values
@@ -186,6 +148,10 @@ def plan_sweep(*, random_seed: int | None = None, **arguments: Any) -> SweepPlan
     if problems:
         raise InvalidRequestError(problems)
     return SweepPlan(axes=axes, fixed=fixed, cells=tuple(cells))
+
+
+def _axis_rank(name: str) -> int:
+    return AXIS_ORDER.index(name) if name in AXIS_ORDER else len(AXIS_ORDER)
 
 
 def _shared_images(images: Any, name: str) -> Any:

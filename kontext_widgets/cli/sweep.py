@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .client import Client
-from .errors import InvalidRequestError, Problem
-from .sweeps import SweepResult, plan_sweep, sweep
-from .sweeps.progress import ProgressDisplay
+from ..client import Client
+from ..errors import InvalidRequestError, Problem
+from ..sweeps import SweepResult, plan_sweep, sweep
+from ..sweeps.progress import ProgressDisplay
+from .options import add_setting_options, setting_arguments
 
 _RUN_KEYS = {"concurrency", "max_cost_usd", "store", "out", "retry_failed", "random_seed"}
 
@@ -30,11 +31,7 @@ def add_parser(sub: Any) -> None:
     """Register the ``sweep`` subcommand on the main parser's subparsers."""
     p = sub.add_parser("sweep", help="run a parameter sweep (costed, cached, resumable)")
     p.add_argument("--config", type=Path, help="TOML file with the sweep (options override it)")
-    p.add_argument("--prompt", action="append", help="edit instruction (repeat for an axis)")
-    p.add_argument("--image", action="append", metavar="URL_OR_PATH", help="input image (1 to 5)")
-    p.add_argument("--seed", help='seeds: "1-8", "1,5,9", or a count of random seeds ("4")')
-    p.add_argument("--guidance", action="append", help='guidance: "2.0:6.0:0.5" or repeat values')
-    p.add_argument("--aspect-ratio", action="append", help="output shape (repeat for an axis)")
+    add_setting_options(p, sweep=True)
     p.add_argument("--concurrency", type=int, help="cells at once (default 2)")
     p.add_argument("--max-cost", type=float, dest="max_cost_usd", help="budget in USD (default 5)")
     p.add_argument("--yes", action="store_true", help="run even above the budget")
@@ -64,39 +61,10 @@ def _load_toml(path: Path) -> dict[str, Any]:
         ) from None
 
 
-def _seed(text: str) -> Any:
-    if "," in text:
-        try:
-            return [int(part) for part in text.split(",")]
-        except ValueError:
-            raise InvalidRequestError([Problem("--seed", text, "expected integers")]) from None
-    return int(text) if text.strip().isdigit() else text
-
-
-def _guidance(values: list[str]) -> Any:
-    if len(values) == 1 and ":" in values[0]:
-        return values[0]
-    try:
-        numbers = [float(v) for v in values]
-    except ValueError:
-        raise InvalidRequestError(
-            [Problem("--guidance", values, "expected numbers or START:STOP:STEP")]
-        ) from None
-    return numbers if len(numbers) > 1 else numbers[0]
-
-
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
     settings = _load_toml(args.config) if args.config else {}
     options = {
-        "prompt": (args.prompt if len(args.prompt) > 1 else args.prompt[0])
-        if args.prompt
-        else None,
-        "images": args.image,
-        "seed": _seed(args.seed) if args.seed else None,
-        "guidance_scale": _guidance(args.guidance) if args.guidance else None,
-        "aspect_ratio": (args.aspect_ratio if len(args.aspect_ratio) > 1 else args.aspect_ratio[0])
-        if args.aspect_ratio
-        else None,
+        **setting_arguments(args, sweep=True),
         "concurrency": args.concurrency,
         "max_cost_usd": args.max_cost_usd,
         "store": args.store,

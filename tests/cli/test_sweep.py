@@ -11,7 +11,7 @@ from PIL import Image
 
 from kontext_widgets.cli import main
 
-from .conftest import png_bytes
+from ..conftest import png_bytes
 
 
 def test_sweep_from_toml_with_exports(

@@ -14,7 +14,7 @@ from PIL import Image
 
 from kontext_widgets.cli import main
 
-from .conftest import png_bytes
+from ..conftest import png_bytes
 
 
 def test_generate_writes_outputs_and_says_where(

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import cli_sweep
-from .client import Client
-from .contract import ASPECT_RATIOS, GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD
-from .errors import InvalidRequestError, KontextError
-from .prediction import Prediction
-from .request import KontextRequest
+from ..client import Client
+from ..contract import PRICE_PER_IMAGE_USD
+from ..errors import InvalidRequestError, KontextError
+from ..prediction import Prediction
+from ..request import KontextRequest
+from . import sweep as cli_sweep
+from .options import add_setting_options, setting_arguments
 
 
 @dataclass
@@ -66,24 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     cli_sweep.add_parser(sub)
     gen = sub.add_parser("generate", help="run one edit per seed and save the outputs")
-    gen.add_argument("--prompt", required=True, help="the edit instruction")
-    gen.add_argument(
-        "--image",
-        action="append",
-        required=True,
-        metavar="URL_OR_PATH",
-        help="input image: http(s) URL or local file (1 to 5; repeat the option)",
-    )
-    gen.add_argument(
-        "--seed",
-        action="append",
-        type=int,
-        metavar="N",
-        help="seed (repeat for a side-by-side comparison; -1 or none = random)",
-    )
-    gen.add_argument("--aspect-ratio", choices=ASPECT_RATIOS, help="output shape")
-    gen.add_argument("--guidance", type=float, default=GUIDANCE_DEFAULT, help="1.0 to 20.0")
-    gen.add_argument("--sync", action="store_true", help="use sync mode (one open request)")
+    add_setting_options(gen, sweep=False)
     gen.add_argument("--out", type=Path, default=Path("kontext-widgets-output"), help="directory")
     gen.add_argument("--concurrency", type=int, default=2, help="predictions at once (default 2)")
     gen.add_argument("--base-url", help="service URL (default: WAVESPEED_BASE_URL or WaveSpeed)")
@@ -91,22 +75,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _requests(args: argparse.Namespace) -> list[KontextRequest]:
-    seeds: Sequence[int | None] = args.seed or [None]
-    common = {
-        "prompt": args.prompt,
-        "images": args.image,
-        "guidance_scale": args.guidance,
-        "enable_sync_mode": args.sync,
-    }
-    if args.aspect_ratio:
-        common["aspect_ratio"] = args.aspect_ratio
-    built = []
-    for seed in seeds:
-        fields = dict(common)
-        if seed is not None:
-            fields["seed"] = seed
-        built.append(KontextRequest.build(**fields))
-    return built
+    """One request per seed (``--seed`` repeated compares them side by side)."""
+    common = setting_arguments(args, sweep=False)
+    seeds: Sequence[int | None] = common.pop("seed", None) or [None]
+    return [
+        KontextRequest.build(**common, **({} if seed is None else {"seed": seed})) for seed in seeds
+    ]
 
 
 async def _generate(args: argparse.Namespace, out: TextIO) -> int:
