@@ -13,6 +13,8 @@ from typing import Any
 
 from playwright.sync_api import Locator
 
+from kontext_widgets import fields
+
 from .harness import NotebookPage, http_json
 
 #: The setup cell of every scenario. ``{LATENCY}`` is the simulator's latency in seconds;
@@ -170,7 +172,9 @@ class KontextUI:
 
     @property
     def guidance(self) -> Locator:
-        return self.root.get_by_role("slider", name="Guidance scale", exact=True)
+        # Named by the settings registry, as the front end draws it from `field_specs`.
+        label = fields.by_trait("guidance_scale").label
+        return self.root.get_by_role("slider", name=label, exact=True)
 
     @property
     def jobs(self) -> Locator:
