@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import Client
+from ..engine.progress import OnProgress
+from ..engine.runner import Runner
 from ..store import Store
 from .plan import DEFAULT_BUDGET_USD, SweepPlan, plan_sweep
 from .progress import ProgressDisplay
 from .results import SweepResult
-from .runner import OnProgress, SweepRunner
 
 #: Seconds one prediction is expected to take before any has been timed.
 TYPICAL_TASK_S = {"simulated": 1.0, "service": 8.0}
@@ -60,7 +61,7 @@ async def sweep(
             )
         plan.check_budget(max_cost_usd)
         chosen_store = store if isinstance(store, Store) else Store(store)
-        runner = SweepRunner(active, chosen_store, concurrency=concurrency, on_progress=callback)
+        runner = Runner(active, chosen_store, concurrency=concurrency, on_progress=callback)
         outcomes = await runner.run(plan, retry_failed=retry_failed)
         return SweepResult(plan, tuple(outcomes), chosen_store, active.simulated)
     finally:

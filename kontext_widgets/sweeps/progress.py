@@ -7,7 +7,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .runner import CellOutcome, SweepProgress
+from ..engine.cells import CellOutcome
+from ..engine.progress import SweepProgress
 
 
 def _in_notebook() -> bool:

@@ -1,0 +1,286 @@
+"""The one runner: every Generate's cells, bounded concurrency, each recorded, none paid twice.
+
+Before each submit the store records the intent; right after, the task id. A rerun
+therefore takes completed cells from the store at no cost, polls cells that were
+submitted before a crash by their task id, and resubmits a cell that was interrupted
+mid-submit only when the service's history shows the submit created nothing. A
+single-mode Generate (its seeds) and a sweep (its grid) run here alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+
+from ..client import Client
+from ..contract import Status
+from ..errors import (
+    AccountError,
+    AuthenticationError,
+    KontextError,
+    PredictionNotFoundError,
+    SubmitOutcomeUnknownError,
+)
+from ..prediction import Prediction
+from ..request import KontextRequest
+from ..store import Store, TaskRecord
+from .cells import CellLike, CellOutcome, PlanLike, task_key
+from .progress import OnProgress, Progress
+from .recovery import recover_interrupted_submits
+
+__all__ = ["OnCellDone", "Runner"]
+
+log = logging.getLogger("kontext_widgets")
+
+#: Called with a cell and its final outcome before it is reported; returns the outcome to
+#: report (e.g. with thumbnails made, or the prediction read back from the store).
+OnCellDone = Callable[[CellLike, CellOutcome], Awaitable[CellOutcome]]
+
+_IN_DOUBT = (
+    "interrupted while submitting and the service's history cannot show whether a "
+    "task was created; check your prediction history, then retry_failed=True"
+)
+
+
+class Runner:
+    """Runs a plan's cells against a client, recording everything in a store.
+
+    ``sync_mode=True`` sends a cell's ``enable_sync_mode`` as it is (the single-mode
+    switch); otherwise every submit is asynchronous, so each task id is recorded the
+    moment it exists.
+
+    >>> import asyncio, tempfile, kontext_widgets as kw
+    >>> from kontext_widgets.sweeps.plan import plan_sweep
+    >>> plan = plan_sweep(prompt="night", images=[kw.samples.path("person")], seed=[1, 2])
+    >>> async def main() -> list[str]:
+    ...     async with kw.Client() as client:
+    ...         runner = Runner(client, Store(tempfile.mkdtemp()), concurrency=2)
+    ...         return [c.state for c in await runner.run(plan)]
+    >>> asyncio.run(main())
+    ['done', 'done']
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        store: Store,
+        *,
+        concurrency: int = 2,
+        on_progress: OnProgress | None = None,
+        on_cell_done: OnCellDone | None = None,
+        sync_mode: bool = False,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(
+                f"concurrency: {concurrency!r} is not allowed; expected an integer >= 1"
+            )
+        self.client = client
+        self.store = store
+        self.concurrency = concurrency
+        self.on_progress = on_progress
+        self.on_cell_done = on_cell_done
+        self.sync_mode = sync_mode
+        self._submitting = asyncio.Lock()
+
+    async def run(
+        self,
+        plan: PlanLike,
+        *,
+        retry_failed: bool = False,
+        fresh: bool = False,
+        run_id: str | None = None,
+    ) -> list[CellOutcome]:
+        """Run every cell; returns one outcome per cell, in plan order. Cancel to stop the rest.
+
+        ``retry_failed`` submits cells the store holds as failed again; ``fresh`` also
+        ignores completed ones (new images, paid on purpose).
+        """
+        cells = list(plan.cells)
+        keys = [task_key(cell, self.client) for cell in cells]
+        self.store.record_run(
+            run_id or _plan_id(keys),
+            {k: [str(v) for v in vs] for k, vs in plan.axes.items()},
+            {k: str(v) for k, v in plan.fixed.items()},
+            [(c.index, key, dict(c.coords)) for c, key in zip(cells, keys, strict=True)],
+        )
+        records = self.store.tasks(keys)
+        safe = await recover_interrupted_submits(self.client, self.store, records)
+        progress = Progress(total=len(cells), concurrency=self.concurrency)
+        outcomes: list[CellOutcome | None] = [None] * len(cells)
+        slots = asyncio.Semaphore(self.concurrency)
+
+        def report(position: int, outcome: CellOutcome) -> None:
+            if outcome.state != "running":
+                outcomes[position] = outcome
+            if self.on_progress is not None:
+                try:
+                    self.on_progress(progress, outcome)
+                except Exception:  # a broken display must not stop the run
+                    log.exception("progress callback failed")
+
+        async def one(position: int, cell: CellLike, key: str) -> None:
+            record = records.get(key)
+            outcome = self._from_store(cell, record, retry_failed or fresh, fresh, safe)
+            if outcome is None:
+                async with slots:
+                    outcome = await self._timed(cell, key, record, progress, position, report)
+            outcome = await self._done(cell, outcome)
+            progress.count(outcome)
+            report(position, outcome)
+
+        tasks = [
+            asyncio.ensure_future(one(i, cell, key))
+            for i, (cell, key) in enumerate(zip(cells, keys, strict=True))
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return [o if o is not None else _cancelled(c) for o, c in zip(outcomes, cells, strict=True)]
+
+    async def _timed(
+        self,
+        cell: CellLike,
+        key: str,
+        record: TaskRecord | None,
+        progress: Progress,
+        position: int,
+        report: Callable[[int, CellOutcome], None],
+    ) -> CellOutcome:
+        progress.running += 1
+        running = CellOutcome(cell.index, dict(cell.coords), "running")
+        report(position, running)
+        started = time.monotonic()
+
+        def submitted(prediction_id: str) -> None:
+            report(position, replace(running, prediction_id=prediction_id))
+
+        try:
+            return await self._execute(cell, key, record, progress, submitted)
+        finally:
+            progress.running -= 1
+            progress.finished_durations.append(time.monotonic() - started)
+
+    async def _done(self, cell: CellLike, outcome: CellOutcome) -> CellOutcome:
+        if self.on_cell_done is None:
+            return outcome
+        try:
+            return await self.on_cell_done(cell, outcome)
+        except Exception:  # a broken display must not stop the run
+            log.exception("cell callback failed")
+            return outcome
+
+    # -- one cell -----------------------------------------------------------------------------
+
+    def _from_store(
+        self,
+        cell: CellLike,
+        record: TaskRecord | None,
+        retry_failed: bool,
+        fresh: bool,
+        safe_to_resubmit: set[str],
+    ) -> CellOutcome | None:
+        """The outcome the store already holds, or None when the cell needs the service."""
+        if record is None:
+            return None
+        base = CellOutcome(cell.index, dict(cell.coords), "done", record.prediction_id)
+        if record.state == "completed" and not fresh and all(map(self._have, record.outputs)):
+            return replace(base, outputs=record.outputs, cached=True)
+        if record.state == "failed" and not retry_failed:
+            return replace(base, state="failed", error=record.error, code=record.code, cached=True)
+        if record.state == "submitting" and record.task_key not in safe_to_resubmit:
+            self.store.failed(record.task_key, _IN_DOUBT, None)
+            return replace(base, state="failed", error=_IN_DOUBT, cached=True)
+        return None
+
+    def _have(self, sha: str) -> bool:
+        return self.store.image_path(sha).exists()
+
+    async def _execute(
+        self,
+        cell: CellLike,
+        key: str,
+        record: TaskRecord | None,
+        progress: Progress,
+        submitted: Callable[[str], None],
+    ) -> CellOutcome:
+        base = CellOutcome(cell.index, dict(cell.coords), "failed")
+        prediction_id = record.prediction_id if record and record.state == "submitted" else None
+        created: Prediction | None = None
+        try:
+            if prediction_id is None:
+                created = await self._submit(cell, key, progress)
+                prediction_id = created.id
+            submitted(prediction_id)
+            prediction = created
+            if prediction is None or not prediction.finished:
+                prediction = await self.client.wait(prediction_id, submitted=created)
+            return await self._finish(cell, key, prediction)
+        except (AuthenticationError, AccountError):
+            raise  # every other cell would fail the same way: stop the run and say why
+        except SubmitOutcomeUnknownError as exc:
+            self.store.failed(key, str(exc), None)
+            return replace(base, error=str(exc), exception=exc)
+        except PredictionNotFoundError as exc:
+            self.store.failed(key, str(exc), None, prediction_id)
+            return replace(base, prediction_id=prediction_id, error=str(exc), exception=exc)
+        except KontextError as exc:
+            # Not recorded as failed when a task id exists: a rerun polls it again for free.
+            code = getattr(exc, "code", None)
+            if prediction_id is None:
+                self.store.failed(key, str(exc), code)
+            return replace(
+                base, prediction_id=prediction_id, error=str(exc), code=code, exception=exc
+            )
+
+    async def _submit(self, cell: CellLike, key: str, progress: Progress) -> Prediction:
+        """Upload, record the intent, submit once, record the task id."""
+        # Uploads first (harmless to repeat), so the submit below is a single POST.
+        urls = tuple([await self.client.upload(image) for image in cell.request.images])
+        sync = self.sync_mode and cell.request.enable_sync_mode
+        request = replace(cell.request, images=urls, enable_sync_mode=sync)
+        if sync:
+            # A sync submit lasts as long as the task: serialising them would run the seeds
+            # one by one. Each stays 'submitting' until it answers (settled by the history).
+            return await self._send(key, cell, request, progress)
+        # One submit at a time: a crash (or a cancel) then leaves at most one submit in
+        # doubt, which the service's history can settle on the next run.
+        async with self._submitting:
+            return await self._send(key, cell, request, progress)
+
+    async def _send(
+        self, key: str, cell: CellLike, request: KontextRequest, progress: Progress
+    ) -> Prediction:
+        self.store.begin_submit(key, dict(cell.request.describe()), simulated=self.client.simulated)
+        progress.submits += 1
+        created = await self.client.submit(request)
+        self.store.submitted(key, created.id)
+        return created
+
+    async def _finish(self, cell: CellLike, key: str, prediction: Prediction) -> CellOutcome:
+        base = CellOutcome(cell.index, dict(cell.coords), "failed", prediction.id)
+        prediction = prediction.with_local(request=cell.request, simulated=self.client.simulated)
+        if prediction.status is Status.FAILED:
+            self.store.failed(key, prediction.error or "failed", prediction.code, prediction.id)
+            return replace(
+                base, error=prediction.error, code=prediction.code, prediction=prediction
+            )
+        downloaded = await self.client.download_outputs(prediction)
+        shas = [self.store.put_image(image.data) for image in downloaded.images]
+        self.store.completed(key, prediction.id, shas)
+        return replace(base, state="done", outputs=tuple(shas), prediction=downloaded)
+
+
+def _plan_id(keys: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+def _cancelled(cell: CellLike) -> CellOutcome:
+    return CellOutcome(cell.index, dict(cell.coords), "cancelled")
