@@ -12,12 +12,15 @@ const total = (plan: Plan): number => plan.images + plan.fromStore;
 /** True when the click would make nothing new: every image is already in the store. */
 export const allFromStore = (plan: Plan): boolean => plan.images === 0 && plan.fromStore > 0;
 
-/** "Generate 3 new images: $0.12", "3 images from the store, $0", or Python's words. */
+/**
+ * The cost line: Python's words for the plan ("3 new images, $0.12", "2 images from the
+ * store, $0 …"); from its numbers only when it sent none.
+ */
 export function costText(plan: Plan): string {
-  if (total(plan) === 0) return plan.text; // nothing to make: Python says why
+  if (plan.text || total(plan) === 0) return plan.text;
   if (allFromStore(plan)) return `${plural(plan.fromStore, "image")} from the store, $0`;
-  const stored = plan.fromStore ? ` + ${plan.fromStore} from the store, $0` : "";
-  return `Generate ${plural(plan.images, "new image")}: ${money(plan.costUsd)}${stored}`;
+  const stored = plan.fromStore ? `, ${plan.fromStore} from the store ($0)` : "";
+  return `${plural(plan.images, "new image")}, ${money(plan.costUsd)}${stored}`;
 }
 
 export function generateLabel(plan: Plan | null): string {
@@ -37,9 +40,9 @@ export function costLine(ctx: Ctx): HTMLElement {
     const balance = ctx.get("balance");
     const simulated = ctx.get("simulated") === true;
     const over = plan !== null && !simulated && typeof balance === "number" && plan.costUsd > balance;
-    const parts = plan ? [costText(plan)] : [];
-    if (plan?.images && simulated) parts.push(" (simulated — nothing billed)");
-    if (plan && typeof balance === "number" && Number.isFinite(balance)) {
+    const text = plan ? costText(plan) : "";
+    const parts = text ? [text] : [];
+    if (text && typeof balance === "number" && Number.isFinite(balance)) {
       parts.push(` · balance ${money(balance)}`);
       if (over) parts.push(" — more than the balance");
     }

@@ -196,7 +196,7 @@ def test_fixed_seeds_again_come_from_the_store_and_fresh_pays(
         ui.lock_seed.check()
     ui.set_number(ui.compare, 2)
     # Python's plan (not the front end) counts the click: two new images, $0.04 each.
-    ui.wait(lambda: ui.cost_text().startswith("Generate 2 new images: $0.08"), "the plan of 2")
+    ui.wait(lambda: ui.cost_text().startswith("2 new images, $0.08"), "the plan of 2")
     expect(ui.generate_button).to_have_accessible_name("Generate 2 images")
     expect(ui.fresh_button).to_be_hidden()
     ui.generate_button.click()
