@@ -22,6 +22,7 @@ from .._frontend import require_bundle
 from ..client import Client
 from ..contract import GUIDANCE_DEFAULT, PRICE_PER_IMAGE_USD
 from ..errors import InvalidRequestError, Problem
+from ..fields import frontend_spec
 from ..history import History, HistoryStep
 from ..inputs import InputList
 from ..prediction import Prediction
@@ -127,6 +128,7 @@ class KontextWidget(Editing, anywidget.AnyWidget):
     images = t.List(t.Dict()).tag(sync=True)
     simulated = t.Bool(False).tag(sync=True)
     price_per_image = t.Float(PRICE_PER_IMAGE_USD).tag(sync=True)
+    field_specs = t.Dict(frontend_spec()).tag(sync=True)
     balance = t.Float(None, allow_none=True).tag(sync=True)
     busy = t.Bool(False).tag(sync=True)
     jobs = t.List(t.Dict()).tag(sync=True)
