@@ -10,6 +10,7 @@ import { bindText, labelled } from "./fields";
 import { gallery } from "./gallery";
 import { history } from "./history";
 import { type ImageList, imageList } from "./images";
+import { SUPPRESS, keepKeys } from "./keys";
 import { type Traits, isHttpUrl } from "./protocol";
 import { ratioPicker } from "./ratio";
 import { seedControls } from "./seeds";
@@ -72,6 +73,7 @@ function build(ctx: Ctx): void {
     dialogOpen: () => viewer.dialog.open,
   });
   pasteImages(ctx, viewer, images);
+  keepKeys(ctx);
 
   ctx.root.append(
     header(ctx),
@@ -95,12 +97,9 @@ function build(ctx: Ctx): void {
 }
 
 const render: Render<Traits> = ({ model, el }) => {
-  const root = h("div", {
-    class: "kontext-widget",
-    // JupyterLab: keep notebook shortcuts (a, b, d d, Ctrl+Enter, Esc…) away from our controls.
-    "data-lm-suppress-shortcuts": "true",
-    "data-p-suppress-shortcuts": "true",
-  });
+  const root = h("div", { class: "kontext-widget" });
+  // JupyterLab: keep notebook shortcuts (a, b, d d, Ctrl+Enter, Esc…) away from our controls.
+  for (const a of SUPPRESS) root.setAttribute(a, "true");
   el.replaceChildren(root);
   let ctx: Ctx | null = null;
   try {

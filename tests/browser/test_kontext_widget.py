@@ -224,3 +224,43 @@ def test_fixed_seeds_again_come_from_the_store_and_fresh_pays(
     nb.screenshot(f"{_stem(ui)}-widget", ui.root)
     assert nb.cell_errors() == []
     nb.assert_no_browser_errors()
+
+
+def test_keys_stay_in_the_widget_and_ctrl_s_saves(open_notebook: OpenNotebook) -> None:
+    nb = open_notebook(_setup(0.2), "2 + 2")
+    ui, setup = KontextUI.start(nb)
+    ui.ratio("16:9").click()
+    assert nb.active_cell() == 0
+
+    # Arrows move the ratio and the slider, not the notebook's active cell.
+    ui.ratio("16:9").press("ArrowRight")
+    expect(ui.ratio("4:3")).to_be_checked()
+    ui.ratio("4:3").press("ArrowDown")
+    expect(ui.ratio("3:2")).to_be_checked()
+    ui.guidance.focus()
+    ui.guidance.press("End")
+    ui.guidance.press("ArrowDown")
+    assert float(ui.guidance.input_value()) == pytest.approx(19.9)
+    ui.guidance.press("PageUp")
+    ui.guidance.press("Home")
+    assert float(ui.guidance.input_value()) == 1.0
+    assert nb.active_cell() == 0
+
+    # Ctrl+S inside the widget saves the notebook (the file gets the cells' outputs).
+    assert nb.saved_outputs() == [0, 0]
+    ui.prompt.click()
+    ui.prompt.press("Control+s")
+    ui.wait(lambda: nb.saved_outputs() == [1, 1], "Ctrl+S to save the notebook")
+
+    # Ctrl+Enter is still Generate (not "run cell", which would redraw the widget).
+    ui.prompt.fill("make it night")
+    ui.add_url_and_wait(setup.image_url)
+    ui.set_number(ui.seed, 5)
+    if not ui.lock_seed.is_checked():
+        ui.lock_seed.check()
+    ui.prompt.press("Control+Enter")
+    row = ui.wait_for_row(0, [5])
+    assert "3:2" in row["text"], row["text"]
+    assert nb.active_cell() == 0
+    assert nb.cell_errors() == []
+    nb.assert_no_browser_errors()
