@@ -196,3 +196,14 @@ def test_one_version_for_python_and_js() -> None:
         assert found, "no __version__ in kontext_widgets/_version.py"
         versions["kontext_widgets/_version.py"] = found.group(1)
     assert len(set(versions.values())) == 1, versions
+
+
+def test_frontend_size_rules_hold() -> None:
+    # No TypeScript file over 400 lines, no function over 80 (js/scripts/check-sizes.mjs, which
+    # `npm run typecheck` also runs; it checks its own scanner on tricky samples first).
+    node = shutil.which("node")
+    assert node, "node is needed to check the front end's sizes"
+    proc = subprocess.run(
+        [node, "scripts/check-sizes.mjs"], cwd=ROOT / "js", capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr or proc.stdout

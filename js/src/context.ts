@@ -1,14 +1,17 @@
-// What every part of the view shares: the model, the scope, sending, error reporting, the
-// alert region (Python's `error` and `problems` plus the front end's own refusals) and the
-// request/answer bookkeeping for `full` and `code` messages.
+// What every part of the view shares: the model, the scope, Python's settings data
+// (`field_specs`), sending, error reporting, the alert region (Python's `error` and `problems`
+// plus the front end's own refusals) and the request/answer bookkeeping for `full` and `code`.
 import { Scope, h, setText, uid } from "./dom";
 import {
+  type FieldSpec,
   type FromPython,
   type Model,
+  type Specs,
   type ToPython,
   type Traits,
   readAnswer,
   readProblems,
+  readSpecs,
   str,
 } from "./protocol";
 
@@ -29,6 +32,9 @@ type Ask =
 export class Ctx {
   readonly scope = new Scope();
   readonly alert: HTMLDivElement;
+  /** Labels, limits and choices from Python; set once with the widget, before any view renders. */
+  readonly specs: Specs;
+  private readonly labels = new Map<string, string>();
   private readonly local = new Map<string, string>();
   private readonly fields = new Map<string, HTMLElement[]>();
   private readonly localInvalid = new Set<string>();
@@ -39,6 +45,7 @@ export class Ctx {
     readonly model: Model,
     readonly root: HTMLElement,
   ) {
+    this.specs = readSpecs(model.get("field_specs"));
     this.alert = h("div", { class: "kw-alert", role: "alert", id: uid("alert") });
     this.watch(["error", "problems"], () => this.renderAlerts());
     const onMsg = (content: unknown, buffers: DataView[] | undefined): void => {
@@ -142,9 +149,32 @@ export class Ctx {
     this.renderAlerts();
   }
 
-  /** Register an element that shows a field (the `field` of a problem) for aria-invalid. */
-  field(name: string, ...els: HTMLElement[]): void {
+  spec(trait: string): FieldSpec | undefined {
+    return this.specs.fields[trait];
+  }
+
+  /**
+   * What the user sees a setting called: Python's label; `fallback` is the front end's own
+   * words for a widget-only control (Python sends labels for the request's settings).
+   */
+  label(trait: string, fallback?: string): string {
+    return this.spec(trait)?.label ?? fallback ?? trait;
+  }
+
+  /**
+   * Register the elements that show a field (the `field` of a problem, for aria-invalid) and
+   * the label that problems about it start with.
+   */
+  field(name: string, label: string, ...els: HTMLElement[]): void {
+    this.labels.set(name, label);
     this.fields.set(name, [...(this.fields.get(name) ?? []), ...els]);
+  }
+
+  /** "Seed list: …" for a problem {field: "seed_list", message: "seed_list: … / …"}. */
+  private problemText(field: string, message: string): string {
+    if (!field) return message;
+    const rest = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+    return `${this.labels.get(field) ?? this.label(field)}: ${rest}`;
   }
 
   renderAlerts(): void {
@@ -152,7 +182,7 @@ export class Ctx {
     const problems = readProblems(this.get("problems"));
     const lines: string[] = [];
     if (error) lines.push(error);
-    for (const p of problems) lines.push(problemText(p.field, p.message));
+    for (const p of problems) lines.push(this.problemText(p.field, p.message));
     for (const m of this.local.values()) if (!lines.includes(m)) lines.push(m);
     const current = Array.from(this.alert.children, (c) => c.textContent ?? "");
     if (current.join("\n") !== lines.join("\n")) {
@@ -194,37 +224,6 @@ export class Ctx {
       this.send({ ...msg, request_id });
     });
   }
-}
-
-/** The names the user sees for the fields a problem may name. */
-const FIELD_LABELS: Record<string, string> = {
-  prompt: "Prompt",
-  images: "Images",
-  url: "Image URL",
-  aspect_ratio: "Aspect ratio",
-  seed: "Seed",
-  seed_locked: "Lock seed",
-  compare: "Compare seeds",
-  seed_list: "Seed list",
-  guidance_scale: "Guidance scale",
-  sync_mode: "Sync mode",
-  on_busy: "If busy",
-  mode: "Mode",
-  sweep_seeds: "Sweep seeds",
-  sweep_guidance: "Sweep guidance",
-  sweep_ratios: "Sweep aspect ratios",
-  sweep_prompts: "Sweep prompts",
-  sweep_concurrency: "Sweep concurrency",
-  sweep_budget: "Budget (USD)",
-  sweep_rows: "Grid rows",
-  sweep_cols: "Grid columns",
-};
-
-/** "Seed list: …" for a problem {field: "seed_list", message: "seed_list: … / …"}. */
-function problemText(field: string, message: string): string {
-  if (!field) return message;
-  const rest = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
-  return `${FIELD_LABELS[field] ?? field}: ${rest}`;
 }
 
 /** Replace an element's text with a short-lived note ("Copied"). */

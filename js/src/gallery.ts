@@ -2,7 +2,8 @@
 // per-output actions, placed next to each tile's `[data-kw-output="KEY"]` element.
 import type { Ctx } from "./context";
 import { button, h, keepFocus } from "./dom";
-import { FULL_REASON, MAX_IMAGES, type Row, type RowOutput, readImages, readRows } from "./protocol";
+import { ImageState } from "./image-state";
+import { type Row, type RowOutput, readImages, readRows } from "./protocol";
 import type { Viewer } from "./viewer";
 
 type Act = "open" | "compare" | "download" | "copy" | "use";
@@ -98,9 +99,11 @@ export function gallery(ctx: Ctx, viewer: Viewer): HTMLElement {
         return viewer.download(key, label, note);
       case "copy":
         return viewer.copy(key, label, note);
-      case "use":
-        if (readImages(ctx.get("images")).length >= MAX_IMAGES) return ctx.say(FULL_REASON, "images");
+      case "use": {
+        const room = new ImageState(ctx, readImages(ctx.get("images")));
+        if (room.isFull()) return ctx.say(room.fullReason(), "images");
         return ctx.send({ type: "use_as_input", key });
+      }
     }
   });
   return el;

@@ -1,27 +1,9 @@
-// The contract with the Python model (docs/widget-protocol.md): trait shapes, messages, limits.
-// Everything read from the model goes through the readers at the bottom, which tolerate a
-// missing or malformed trait (an older or newer Python side) instead of throwing mid-render.
+// The contract with the Python model (docs/widget-protocol.md): trait shapes and messages.
+// Limits, choices and labels are not here: Python sends them as data (`field_specs`, read by
+// readSpecs) and the next click's count and cost (`plan`). Everything read from the model goes
+// through the readers below, which tolerate a missing or malformed trait (an older or newer
+// Python side) instead of throwing mid-render.
 import type { AnyModel } from "@anywidget/types";
-
-export const MAX_IMAGES = 5;
-export const SEED_MAX = 2147483647;
-export const GUIDANCE_MIN = 1;
-export const GUIDANCE_MAX = 20;
-export const GUIDANCE_DEFAULT = 3.5;
-export const COMPARE_MIN = 1;
-export const COMPARE_MAX = 16;
-export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
-export const ASPECT_RATIOS = ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"] as const;
-export const SWEEP_CONCURRENCY_MAX = 16;
-/** What the grid pickers call each sweep axis (Python's names as keys). */
-export const AXIS_LABELS: Record<string, string> = {
-  prompt: "Prompt",
-  aspect_ratio: "Aspect ratio",
-  guidance_scale: "Guidance",
-  seed: "Seed",
-};
-/** The "full" reason shown whenever the image list has no room. */
-export const FULL_REASON = `At most ${MAX_IMAGES} images: remove one first`;
 
 export type ImageKind = "url" | "file" | "output";
 export interface ImageItem {
@@ -113,12 +95,14 @@ export interface Traits {
   sweep_axes: string[];
   sweep_progress: Partial<SweepProgress>;
   sweep_failed: number;
+  field_specs: Record<string, unknown>;
+  plan: Record<string, unknown>;
 }
 
 export type Model = AnyModel<Traits>;
 
 export type ToPython =
-  | { type: "generate" }
+  | { type: "generate"; fresh?: true }
   | { type: "retry_failed" }
   | { type: "cancel" }
   | { type: "add_url"; url: string }
@@ -149,13 +133,13 @@ export type FromPython = FullAnswer | CodeAnswer;
 
 // --------------------------------------------------------------------------- readers
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+export type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 export const str = (v: unknown, d = ""): string => (typeof v === "string" ? v : d);
 export const num = (v: unknown, d: number): number => (typeof v === "number" && Number.isFinite(v) ? v : d);
-const numOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+export const numOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
-function list<T>(v: unknown, map: (o: Obj) => T | null): T[] {
+export function list<T>(v: unknown, map: (o: Obj) => T | null): T[] {
   if (!Array.isArray(v)) return [];
   const out: T[] = [];
   for (const item of v) {
@@ -252,37 +236,117 @@ export function readAnswer(v: unknown): FromPython | null {
   return null;
 }
 
-// --------------------------------------------------------------------------- seeds
+// --------------------------------------------------------------------------- field specs
 
-/** Parse the seed list ("1, 7, 42") as Python's jobs.parse_seed_list does; `error` names the problem. */
-export function parseSeedList(text: string): { seeds: number[]; error: string } {
-  const seeds: number[] = [];
-  for (const p of text.split(/[\s,;]+/).filter((t) => t !== "")) {
-    const bad = !/^\d+$/.test(p) || Number(p) > SEED_MAX;
-    if (bad || seeds.includes(Number(p))) {
-      const why = bad ? `a whole number from 0 to ${SEED_MAX}` : "each seed once";
-      return { seeds, error: `Seed list: “${p}” is not allowed; expected ${why}` };
-    }
-    seeds.push(Number(p));
-  }
-  if (seeds.length > COMPARE_MAX)
-    return { seeds, error: `Seed list: at most ${COMPARE_MAX} seeds, not ${seeds.length}` };
-  return { seeds, error: "" };
+/** How a setting is edited (PLAN interface 2); "" for a kind this front end does not know. */
+export type FieldKind = "text" | "number" | "bool" | "choice" | "seeds" | "images" | "";
+const KINDS: readonly FieldKind[] = ["text", "number", "bool", "choice", "seeds", "images"];
+export type Scalar = string | number | boolean | null;
+
+/** One setting as Python's registry describes it: its words and its allowed values. */
+export interface FieldSpec {
+  name: string;
+  label: string;
+  kind: FieldKind;
+  default: Scalar;
+  min: number | null;
+  max: number | null;
+  step: number | null;
+  /** Allowed values; Python's None (nothing sent: the service default) is "". */
+  choices: string[];
 }
 
-/** How many predictions a Generate click would start. */
-export function seedCount(seedList: string, compare: number): number {
-  if (seedList.trim()) {
-    const parsed = parseSeedList(seedList);
-    return parsed.error ? 0 : parsed.seeds.length;
-  }
-  return Math.min(COMPARE_MAX, Math.max(COMPARE_MIN, Math.round(compare)));
+/** Contract limits (null: Python did not say; the front end then leaves the check to Python). */
+export interface Limits {
+  maxImages: number | null;
+  seedMax: number | null;
+  compareMax: number | null;
+  maxUploadBytes: number | null;
+  sweepConcurrencyMax: number | null;
+  pricePerImageUsd: number | null;
 }
 
-export function randomSeed(): number {
+export interface Specs {
+  /** By trait name. */
+  fields: Record<string, FieldSpec>;
+  limits: Limits;
+  /** Sweep axis name -> what the grid pickers call it. */
+  axes: Record<string, string>;
+}
+
+const scalar = (v: unknown): Scalar =>
+  typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) ? v : null;
+
+function readFieldSpec(trait: string, o: Obj): FieldSpec {
+  const kind = str(o.kind) as FieldKind;
+  const choices = Array.isArray(o.choices) ? o.choices : [];
+  return {
+    name: str(o.name, trait),
+    label: str(o.label) || trait,
+    kind: KINDS.includes(kind) ? kind : "",
+    default: scalar(o.default),
+    min: numOrNull(o.min),
+    max: numOrNull(o.max),
+    step: numOrNull(o.step),
+    choices: choices.flatMap((c) => (c === null ? [""] : typeof c === "string" ? [c] : [])),
+  };
+}
+
+export function readSpecs(v: unknown): Specs {
+  const o = isObj(v) ? v : {};
+  const fields: Record<string, FieldSpec> = {};
+  if (isObj(o.fields)) {
+    for (const [trait, f] of Object.entries(o.fields)) if (isObj(f)) fields[trait] = readFieldSpec(trait, f);
+  }
+  const l = isObj(o.limits) ? o.limits : {};
+  const axes: Record<string, string> = {};
+  for (const [name, label] of Object.entries(isObj(o.axes) ? o.axes : {})) {
+    if (typeof label === "string") axes[name] = label;
+  }
+  return {
+    fields,
+    limits: {
+      maxImages: numOrNull(l.max_images),
+      seedMax: numOrNull(l.seed_max),
+      compareMax: numOrNull(l.compare_max),
+      maxUploadBytes: numOrNull(l.max_upload_bytes),
+      sweepConcurrencyMax: numOrNull(l.sweep_concurrency_max),
+      pricePerImageUsd: numOrNull(l.price_per_image_usd),
+    },
+    axes,
+  };
+}
+
+// --------------------------------------------------------------------------- plan
+
+/** What the next Generate does, as Python's `plan` trait says (PLAN interface 4). */
+export interface Plan {
+  /** New images the click makes (paid). */
+  images: number;
+  /** Images the click takes from the store (free). */
+  fromStore: number;
+  costUsd: number;
+  text: string;
+}
+
+const count = (v: unknown): number | null =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : null;
+
+/** The plan, or null when it is missing, empty or malformed (then the view shows no number). */
+export function readPlan(v: unknown): Plan | null {
+  if (!isObj(v)) return null;
+  const images = count(v.images);
+  const fromStore = count(v.from_store);
+  const costUsd = numOrNull(v.cost_usd);
+  if (images === null || fromStore === null || costUsd === null || costUsd < 0) return null;
+  return { images, fromStore, costUsd, text: str(v.text) };
+}
+
+/** A random whole number from 0 to `max` (the seed range Python sends). */
+export function randomInt(max: number): number {
   const a = new Uint32Array(1);
   crypto.getRandomValues(a);
-  return (a[0] ?? 0) & SEED_MAX;
+  return Math.floor(((a[0] ?? 0) / 2 ** 32) * (Math.floor(max) + 1));
 }
 
 /** An http(s) URL with a host, like Python's payload.is_http_url. */

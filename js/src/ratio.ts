@@ -1,9 +1,15 @@
-// Aspect-ratio picker: a radio group whose options show their shape.
+// Aspect-ratio picker: a radio group whose options show their shape. The ratios are Python's
+// (`field_specs`); "Service default" and "Keep first image's" are the widget's own choices.
 import type { Ctx } from "./context";
 import { h, uid } from "./dom";
-import { ASPECT_RATIOS, readImages, str } from "./protocol";
+import { readImages, str } from "./protocol";
 
 const BOX = 26; // px: the long side of a drawn shape
+
+/** The "W:H" choices Python allows for the aspect ratio, in its order. */
+export function ratioChoices(ctx: Ctx): string[] {
+  return (ctx.spec("aspect_ratio")?.choices ?? []).filter((c) => /^\d+:\d+$/.test(c));
+}
 
 function shape(ratio: string): HTMLSpanElement {
   const [w = 1, hgt = 1] = ratio.split(":").map(Number);
@@ -27,7 +33,7 @@ export function ratioPicker(ctx: Ctx): HTMLElement {
       "Keep first image's",
       h("span", { class: "kw-shape kw-shape-first", "aria-hidden": "true" }, firstThumb),
     ],
-    ...ASPECT_RATIOS.map((r): [string, string, HTMLElement] => [r, r, shape(r)]),
+    ...ratioChoices(ctx).map((r): [string, string, HTMLElement] => [r, r, shape(r)]),
   ];
   const radios = new Map<string, HTMLInputElement>();
   const labels = options.map(([value, text, box]) => {
@@ -47,10 +53,10 @@ export function ratioPicker(ctx: Ctx): HTMLElement {
   const fieldset = h(
     "fieldset",
     { class: "kw-ratios", role: "radiogroup", "aria-labelledby": legendId },
-    h("legend", { id: legendId, class: "kw-h" }, "Aspect ratio"),
+    h("legend", { id: legendId, class: "kw-h" }, ctx.label("aspect_ratio")),
     h("div", { class: "kw-ratio-grid" }, ...labels),
   );
-  ctx.field("aspect_ratio", fieldset);
+  ctx.field("aspect_ratio", ctx.label("aspect_ratio"), fieldset);
 
   ctx.on(fieldset, "change", (ev) => {
     const t = ev.target;

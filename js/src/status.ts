@@ -1,10 +1,9 @@
-// Header (SIMULATED badge, status line), the cost of the next click, and the per-job list.
+// Header (SIMULATED badge, status line) and the per-job list.
 import type { Ctx } from "./context";
 import { h, setText } from "./dom";
-import { type Job, num, readJobs, seedCount, str } from "./protocol";
+import { type Job, readJobs, str } from "./protocol";
 
 const LIVE = new Set(["queued", "uploading", "running"]);
-const money = (v: number): string => `$${v.toFixed(2)}`;
 
 export function header(ctx: Ctx): HTMLElement {
   const badge = h(
@@ -37,30 +36,6 @@ export function header(ctx: Ctx): HTMLElement {
     spinner,
     status,
   );
-}
-
-export function costLine(ctx: Ctx): HTMLElement {
-  const el = h("p", { class: "kw-cost" });
-  ctx.watch(["seed_list", "compare", "price_per_image", "simulated", "balance"], () => {
-    const n = seedCount(str(ctx.get("seed_list")), num(ctx.get("compare"), 1));
-    const price = num(ctx.get("price_per_image"), 0.04);
-    const total = n * price;
-    const balance = ctx.get("balance");
-    const parts = [
-      n ? `Generate ${n} image${n === 1 ? "" : "s"}: ${money(total)}` : "Generate: fix the seed list first",
-    ];
-    if (ctx.get("simulated") === true) parts.push(" (simulated — nothing billed)");
-    if (typeof balance === "number" && Number.isFinite(balance)) {
-      parts.push(` · balance ${money(balance)}`);
-      if (total > balance && ctx.get("simulated") !== true) parts.push(" — more than the balance");
-    }
-    setText(el, parts.join(""));
-    el.classList.toggle(
-      "kw-over",
-      typeof balance === "number" && total > balance && ctx.get("simulated") !== true,
-    );
-  });
-  return el;
 }
 
 function elapsed(job: Job, now: number): string {

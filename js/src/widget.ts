@@ -3,17 +3,19 @@
 // Bundled by `npm run build` (esbuild) into ../kontext_widgets/static/widget.js, which the
 // Python widget loads as `_esm`; widget.css next to it is loaded as `_css`.
 import type { Render } from "@anywidget/types";
+import { actionBar } from "./actions";
 import { Ctx } from "./context";
-import { button, h, uid } from "./dom";
+import { h } from "./dom";
 import { bindText, labelled } from "./fields";
 import { gallery } from "./gallery";
 import { history } from "./history";
-import { imageList } from "./images";
+import { type ImageList, imageList } from "./images";
+import { SUPPRESS, keepKeys } from "./keys";
 import { type Traits, isHttpUrl } from "./protocol";
 import { ratioPicker } from "./ratio";
 import { seedControls } from "./seeds";
 import { settings } from "./settings";
-import { costLine, header, jobList } from "./status";
+import { header, jobList } from "./status";
 import { modeSwitch, sweepControls } from "./sweep";
 import { Viewer } from "./viewer";
 
@@ -23,64 +25,9 @@ const isEditable = (t: EventTarget | null): boolean =>
   t instanceof HTMLTextAreaElement ||
   (t instanceof HTMLInputElement && !["checkbox", "radio", "range", "button", "file"].includes(t.type));
 
-function build(ctx: Ctx): void {
-  const { root } = ctx;
-  const viewer = new Viewer(ctx);
-  const images = imageList(ctx);
-  const seeds = seedControls(ctx);
-  const sweep = sweepControls(ctx);
-
-  const [promptWrap, prompt] = labelled(
-    "Prompt",
-    h("textarea", {
-      rows: 3,
-      placeholder: "Describe the edit, e.g. “put the shoes on her”",
-      class: "kw-prompt-box",
-    }),
-  );
-  const flushPrompt = bindText(ctx, prompt, "prompt");
-  ctx.field("prompt", prompt);
-
-  const generate = button("Generate", {
-    class: "kw-primary",
-    title: "Generate (Ctrl+Enter / ⌘Enter)",
-    "aria-keyshortcuts": "Control+Enter Meta+Enter",
-  });
-  const cancel = button("Cancel");
-  const cost = costLine(ctx);
-  cost.id = uid("cost");
-  cost.classList.add("kw-single-only");
-  // Generate is described by what it will do: the cost line, or the sweep's plan line.
-  ctx.watch(["mode"], () =>
-    generate.setAttribute("aria-describedby", ctx.get("mode") === "sweep" ? sweep.plan.id : cost.id),
-  );
-
-  const run = (): void => {
-    // Make sure the last keystrokes reached Python before the command does (same comm, in order).
-    const active = document.activeElement;
-    if (active instanceof HTMLInputElement && root.contains(active) && active.type === "number") {
-      active.dispatchEvent(new Event("change", { bubbles: true }));
-    }
-    flushPrompt();
-    seeds.flush();
-    sweep.flush();
-    ctx.send({ type: "generate" });
-  };
-  ctx.on(generate, "click", run);
-  ctx.on(cancel, "click", () => ctx.send({ type: "cancel" }));
-  ctx.watch(["busy"], () => {
-    cancel.disabled = ctx.get("busy") !== true;
-  });
-  ctx.on<KeyboardEvent>(root, "keydown", (ev) => {
-    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && !ev.isComposing && !viewer.dialog.open) {
-      ev.preventDefault();
-      ev.stopPropagation();
-      run();
-    }
-  });
-
-  // Paste images anywhere in the widget; text pastes into text fields as usual.
-  ctx.on<ClipboardEvent>(root, "paste", async (ev) => {
+/** Paste images anywhere in the widget; text pastes into text fields as usual. */
+function pasteImages(ctx: Ctx, viewer: Viewer, images: ImageList): void {
+  ctx.on<ClipboardEvent>(ctx.root, "paste", async (ev) => {
     const data = ev.clipboardData;
     if (!data || viewer.dialog.open) return;
     const types = Array.from(data.types);
@@ -97,27 +44,48 @@ function build(ctx: Ctx): void {
       ctx.send({ type: "add_url", url: text });
     }
   });
+}
 
-  root.append(
+function promptBox(ctx: Ctx): { el: HTMLElement; flush: () => void } {
+  const label = ctx.label("prompt");
+  const [el, prompt] = labelled(
+    label,
+    h("textarea", {
+      rows: 3,
+      placeholder: "Describe the edit, e.g. “put the shoes on her”",
+      class: "kw-prompt-box",
+    }),
+  );
+  ctx.field("prompt", label, prompt);
+  return { el, flush: bindText(ctx, prompt, "prompt") };
+}
+
+function build(ctx: Ctx): void {
+  const viewer = new Viewer(ctx);
+  const images = imageList(ctx);
+  const seeds = seedControls(ctx);
+  const sweep = sweepControls(ctx);
+  const prompt = promptBox(ctx);
+  const bar = actionBar(ctx, {
+    flush: () => [prompt, seeds, sweep].forEach((part) => part.flush()),
+    sweepPlan: sweep.plan,
+    retry: sweep.retry,
+    dialogOpen: () => viewer.dialog.open,
+  });
+  pasteImages(ctx, viewer, images);
+  keepKeys(ctx);
+
+  ctx.root.append(
     header(ctx),
     modeSwitch(ctx),
     h(
       "div",
       { class: "kw-controls" },
-      h("div", { class: "kw-col" }, promptWrap, images.el),
+      h("div", { class: "kw-col" }, prompt.el, images.el),
       h("div", { class: "kw-col" }, ratioPicker(ctx), seeds.el, settings(ctx)),
     ),
     sweep.panel,
-    h(
-      "div",
-      { class: "kw-actionbar" },
-      cost,
-      sweep.plan,
-      h("span", { class: "kw-spacer" }),
-      generate,
-      cancel,
-      sweep.retry,
-    ),
+    bar,
     sweep.progress,
     ctx.alert,
     jobList(ctx),
@@ -129,12 +97,9 @@ function build(ctx: Ctx): void {
 }
 
 const render: Render<Traits> = ({ model, el }) => {
-  const root = h("div", {
-    class: "kontext-widget",
-    // JupyterLab: keep notebook shortcuts (a, b, d d, Ctrl+Enter, Esc…) away from our controls.
-    "data-lm-suppress-shortcuts": "true",
-    "data-p-suppress-shortcuts": "true",
-  });
+  const root = h("div", { class: "kontext-widget" });
+  // JupyterLab: keep notebook shortcuts (a, b, d d, Ctrl+Enter, Esc…) away from our controls.
+  for (const a of SUPPRESS) root.setAttribute(a, "true");
   el.replaceChildren(root);
   let ctx: Ctx | null = null;
   try {

@@ -102,6 +102,8 @@ _CELL_ERRORS_JS = r"""() => {
 }"""
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
+_ACTIVE_CELL_JS = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
+
 _RUN_ALL_JS = """async () => {
     await window.jupyterapp.commands.execute('notebook:run-all-cells');
     return true;
@@ -345,6 +347,15 @@ class NotebookPage:
 
     def run_all(self) -> None:
         self.page.evaluate(_RUN_ALL_JS)
+
+    def active_cell(self) -> int:
+        """The index of the notebook's active cell (arrow keys that leak out move it)."""
+        return int(self.page.evaluate(_ACTIVE_CELL_JS))
+
+    def saved_outputs(self) -> list[int]:
+        """How many outputs each cell has in the notebook's file on disk (what a save wrote)."""
+        saved = nbformat.read(self.server.root / self.name, as_version=4)
+        return [len(cell.get("outputs", [])) for cell in saved.cells]
 
     # -- outputs ----------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from playwright.sync_api import Locator
 
+from kontext_widgets import fields
+
 from .harness import NotebookPage, http_json
 
 #: The setup cell of every scenario. ``{LATENCY}`` is the simulator's latency in seconds;
@@ -36,6 +38,12 @@ _httpd = http.server.ThreadingHTTPServer(
 )
 threading.Thread(target=_httpd.serve_forever, daemon=True).start()
 image_url = f"http://127.0.0.1:{_httpd.server_address[1]}/person.png"
+
+# Each test's kernel keeps its own store: a run of another test (or of the other front end)
+# must not serve these settings' images for free.
+import os
+from kontext_widgets.store import STORE_ENV
+os.environ[STORE_ENV] = tempfile.mkdtemp(prefix="kw-browser-store-")
 
 sim = SimulatorServer(
     SimulatorConfig(latency_s={LATENCY}, output_long_side=512, allow_remote_fetch=False)
@@ -132,7 +140,15 @@ class KontextUI:
 
     @property
     def generate_button(self) -> Locator:
-        return self.button("Generate")
+        # "Generate", or "Generate 3 images" once Python's plan says how many.
+        return self.button(re.compile(r"^Generate\b"))
+
+    @property
+    def fresh_button(self) -> Locator:
+        return self.button(re.compile(r"^Make new images\b"))
+
+    def cost_text(self) -> str:
+        return self.root.locator(".kw-cost").inner_text().strip()
 
     @property
     def cancel_button(self) -> Locator:
@@ -156,7 +172,9 @@ class KontextUI:
 
     @property
     def guidance(self) -> Locator:
-        return self.root.get_by_role("slider", name="Guidance scale", exact=True)
+        # Named by the settings registry, as the front end draws it from `field_specs`.
+        label = fields.by_trait("guidance_scale").label
+        return self.root.get_by_role("slider", name=label, exact=True)
 
     @property
     def jobs(self) -> Locator:

@@ -181,3 +181,86 @@ def test_use_output_as_input_for_a_second_edit(open_notebook: OpenNotebook) -> N
     nb.screenshot(f"{_stem(ui)}-widget", ui.root)
     assert nb.cell_errors() == []
     nb.assert_no_browser_errors()
+
+
+def test_fixed_seeds_again_come_from_the_store_and_fresh_pays(
+    open_notebook: OpenNotebook,
+) -> None:
+    nb = open_notebook(_setup(0.2))
+    ui, setup = KontextUI.start(nb)
+
+    ui.set_prompt("give her a red hat")
+    ui.add_url_and_wait(setup.image_url)
+    ui.set_number(ui.seed, 11)
+    if not ui.lock_seed.is_checked():
+        ui.lock_seed.check()
+    ui.set_number(ui.compare, 2)
+    # Python's plan (not the front end) counts the click: two new images, $0.04 each.
+    ui.wait(lambda: ui.cost_text().startswith("2 new images, $0.08"), "the plan of 2")
+    expect(ui.generate_button).to_have_accessible_name("Generate 2 images")
+    expect(ui.fresh_button).to_be_hidden()
+    ui.generate_button.click()
+    ui.wait_for_row(0, [11, 12])
+    ui.wait(lambda: ui.generate_button.is_enabled(), "Generate enabled after the first run")
+    assert setup.stats()["tasks_created"] == 2
+
+    # The same settings with fixed seeds: every image is in the store, at no cost.
+    ui.wait(
+        lambda: ui.cost_text().startswith("2 images from the store, $0"),
+        "the plan to say the store has both images",
+    )
+    expect(ui.fresh_button).to_have_accessible_name("Make new images ($0.08)")
+    ui.generate_button.click()
+    ui.wait_for_row(1, [11, 12])
+    nb.page.wait_for_timeout(500)  # a submit would have reached the simulator by now
+    assert setup.stats()["tasks_created"] == 2, setup.stats()
+
+    # Paying for new images on purpose: the same seeds are submitted again.
+    ui.wait(lambda: ui.fresh_button.is_visible(), "the offer to make new images")
+    ui.fresh_button.click()
+    ui.wait_for_row(2, [11, 12])
+    assert setup.stats()["tasks_created"] == 4, setup.stats()
+
+    nb.screenshot(f"{_stem(ui)}-widget", ui.root)
+    assert nb.cell_errors() == []
+    nb.assert_no_browser_errors()
+
+
+def test_keys_stay_in_the_widget_and_ctrl_s_saves(open_notebook: OpenNotebook) -> None:
+    nb = open_notebook(_setup(0.2), "2 + 2")
+    ui, setup = KontextUI.start(nb)
+    ui.ratio("16:9").click()
+    assert nb.active_cell() == 0
+
+    # Arrows move the ratio and the slider, not the notebook's active cell.
+    ui.ratio("16:9").press("ArrowRight")
+    expect(ui.ratio("4:3")).to_be_checked()
+    ui.ratio("4:3").press("ArrowDown")
+    expect(ui.ratio("3:2")).to_be_checked()
+    ui.guidance.focus()
+    ui.guidance.press("End")
+    ui.guidance.press("ArrowDown")
+    assert float(ui.guidance.input_value()) == pytest.approx(19.9)
+    ui.guidance.press("PageUp")
+    ui.guidance.press("Home")
+    assert float(ui.guidance.input_value()) == 1.0
+    assert nb.active_cell() == 0
+
+    # Ctrl+S inside the widget saves the notebook (the file gets the cells' outputs).
+    assert nb.saved_outputs() == [0, 0]
+    ui.prompt.click()
+    ui.prompt.press("Control+s")
+    ui.wait(lambda: nb.saved_outputs() == [1, 1], "Ctrl+S to save the notebook")
+
+    # Ctrl+Enter is still Generate (not "run cell", which would redraw the widget).
+    ui.prompt.fill("make it night")
+    ui.add_url_and_wait(setup.image_url)
+    ui.set_number(ui.seed, 5)
+    if not ui.lock_seed.is_checked():
+        ui.lock_seed.check()
+    ui.prompt.press("Control+Enter")
+    row = ui.wait_for_row(0, [5])
+    assert "3:2" in row["text"], row["text"]
+    assert nb.active_cell() == 0
+    assert nb.cell_errors() == []
+    nb.assert_no_browser_errors()
