@@ -54,6 +54,7 @@ class Host(Protocol):
     problems: list[dict[str, Any]]
     error: str
     rows: list[dict[str, Any]]
+    older_runs: int
     history: list[HistoryStep]
     sweep_plan: str
     sweep_axes: list[str]

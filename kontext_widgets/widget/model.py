@@ -33,6 +33,7 @@ from ..sweeps.results import SweepResult
 from . import plan_view
 from .background import fetch_balance, guard
 from .editing import Editing
+from .lifecycle import Lifecycle, resolve_session
 from .messages import HANDLERS, dispatch
 from .outputs import Outputs
 from .overrides import apply, apply_sweep
@@ -136,6 +137,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
     problems = t.List(t.Dict()).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     rows = t.List(t.Dict()).tag(sync=True)
+    #: runs not in ``rows`` (beyond MAX_ROWS); ``show_older_runs()`` brings them back
+    older_runs = t.Int(0).tag(sync=True)
+    #: the display id of the saved copy of the results, which a drawn live view hides
+    saved_output = t.Unicode("").tag(sync=True)
     #: Python sees HistoryStep objects; the front end gets them as dicts (to_json).
     history = t.List(t.Instance(HistoryStep)).tag(sync=True, to_json=_history_to_json)
     sweep_plan = t.Unicode("").tag(sync=True)
@@ -162,6 +167,7 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         max_concurrency: int = 2,
         on_busy: str = "replace",
         store: Store | str | os.PathLike[str] | None = None,
+        session: str | None | bool = None,
         **unknown: object,
     ) -> None:
         if unknown:
@@ -196,7 +202,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         self._runs = Runs(self, cancel=self.cancel)
         self._sweeps = Sweeps(self, self._runs)
         self._store_ref = StoreRef(store)
+        self._life = Lifecycle(self, self._runs, self._sweeps, resolve_session(session))
+        self.saved_output = self._life.saved.display_id
         self._open = True
+        self._life.restore()
         self._replan()
         if the_client.has_key and not the_client.simulated:
             self._tasks.in_background(fetch_balance(self))
@@ -324,6 +333,16 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         """
         return await self._sweeps.start_retry()
 
+    def show_older_runs(self) -> int:
+        """Show up to 8 more of the runs beyond the gallery's limit; how many it shows now.
+
+        >>> KontextWidget().show_older_runs()
+        0
+        """
+        shown = self._runs.show_older()
+        self._life.runs_ended()  # the saved copy shows what the gallery shows
+        return shown
+
     def cancel(self) -> None:
         """Cancel the running and queued Generates now; their polling stops at once.
 
@@ -377,6 +396,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         if self._owns_client:
             self._tasks.in_background(self._client.close())  # no loop: closes with its loop
 
+    def _ipython_display_(self) -> None:
+        """Displayed: the live view, then the finished runs as a plain output (.lifecycle)."""
+        self._life.display(self._repr_mimebundle_())
+
     def _handle_custom_msg(self, content: Any, buffers: Sequence[Any]) -> None:
         """Every custom message from the front end arrives here (ipywidgets calls it)."""
         if not dispatch(self, content, [bytes(b) for b in buffers or ()]):
@@ -397,3 +420,4 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         self.busy = busy
         if not busy and getattr(self, "_open", False):
             self._replan()  # the store holds what just ran
+            self._life.runs_ended()

@@ -70,7 +70,10 @@ class Runs:
         #: the latest run of either mode (its status is the widget's)
         self.latest: Any = None
         self.count = 0
-        self._rows: dict[str, dict[str, Any]] = {}
+        #: every row of this widget (restored ones first), in run order
+        self.archive: dict[str, dict[str, Any]] = {}
+        #: how many of the latest rows the ``rows`` trait shows (``show_older`` adds more)
+        self.limit = MAX_ROWS
         self.dropped: set[str] = set()
 
     def predictions(self) -> list[Prediction]:
@@ -212,14 +215,30 @@ class Runs:
             self.put_row(row)
             host.simulated = host.client.simulated
 
-    def put_row(self, row: dict[str, Any]) -> None:
-        """Add or replace a gallery row (the oldest are dropped beyond MAX_ROWS)."""
-        self._rows[row["id"]] = row
-        while len(self._rows) > MAX_ROWS:
-            oldest = next(iter(self._rows))
-            del self._rows[oldest]
-            self.dropped.add(oldest)
-        self.host.rows = list(self._rows.values())
+    def put_row(self, row: dict[str, Any], *, restored: bool = False) -> None:
+        """Add or replace a gallery row (only the latest ``limit`` are shown; ``older_runs``
+        says how many are not, and :meth:`show_older` brings them back)."""
+        self.archive[row["id"]] = row
+        if restored:
+            return  # shown by the next put_row or show_rows
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        rows = list(self.archive.values())
+        shown = rows[-self.limit :]
+        self.dropped = {r["id"] for r in rows[: len(rows) - len(shown)]}
+        with self.host.hold_sync():
+            self.host.rows = shown
+            self.host.older_runs = len(rows) - len(shown)
+
+    def show_older(self) -> int:
+        """Show up to MAX_ROWS more of the older rows; how many are shown now."""
+        self.limit += MAX_ROWS
+        self.show_rows()
+        return len(self.host.rows)
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        return list(self.archive.values())
 
 
 async def _with_prediction(
