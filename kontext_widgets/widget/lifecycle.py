@@ -29,7 +29,7 @@ log = logging.getLogger("kontext_widgets")
 _LIVE_STATES = frozenset({"queued", "uploading", "running"})
 
 
-def resolve_session(session: str | None | bool) -> str | None:
+def resolve_session(session: str | bool | None) -> str | None:
     """The widget's session: the given name, the running cell's id by default, or none.
 
     >>> resolve_session("my-edits"), resolve_session(False), resolve_session(None)

@@ -167,7 +167,7 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         max_concurrency: int = 2,
         on_busy: str = "replace",
         store: Store | str | os.PathLike[str] | None = None,
-        session: str | None | bool = None,
+        session: str | bool | None = None,
         **unknown: object,
     ) -> None:
         if unknown:

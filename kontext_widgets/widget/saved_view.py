@@ -62,10 +62,7 @@ class SavedView:
         ids = list(self._runs) if only is None else [i for i in only if i in self._runs]
         parts = [self._runs[i][0] for i in ids]
         plain = [self._runs[i][1] for i in ids]
-        if not parts:
-            body = '<p class="kw-saved-note">No finished runs yet.</p>'
-        else:
-            body = "".join(parts)
+        body = "".join(parts) or '<p class="kw-saved-note">No finished runs yet.</p>'
         root = (
             f'<div class="{SAVED_CLASS}" data-kw-saved="{html.escape(self.display_id)}">'
             f'<p class="kw-saved-note" style="font-size:12px;opacity:.8;margin:2px 0 6px">'
