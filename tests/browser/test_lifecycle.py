@@ -166,7 +166,9 @@ def test_a_restart_mid_run_is_announced_and_the_cell_brings_the_runs_back(
     prompt.fill("make it night [simulate:latency=120]")
     generate = root.get_by_role("button", name=re.compile(r"^Generate\b"))
     generate.click()
-    nb.wait_for(lambda: "running" in root.locator(".kw-jobs").inner_text().lower(), "the run to start")
+    nb.wait_for(
+        lambda: "running" in root.locator(".kw-jobs").inner_text().lower(), "the run to start"
+    )
     restart_kernel(nb)
 
     note = root.locator(".kw-offline-note")
@@ -189,3 +191,56 @@ def test_a_restart_mid_run_is_announced_and_the_cell_brings_the_runs_back(
     nb.wait_for(lambda: fresh.locator(".kw-result img").count() == 2, "the runs from the store")
     assert "earlier run" in fresh.locator(".kw-status").inner_text()
     assert not fresh.locator(".kw-offline-note").is_visible()
+
+
+BUNDLE_CELL = """
+from IPython.display import display
+import kontext_widgets as kw
+probe = kw.KontextWidget()
+data, _ = probe._repr_mimebundle_()
+bundle = {**data, "text/html": "<p class='kw-probe'>plain fallback in the same output</p>"}
+handle = display(bundle, raw=True, display_id="probe")
+"""
+_UPDATE_JS = """async () => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    await kernel.requestExecute({code: 'handle.update(bundle, raw=True)', silent: true}).done;
+    return true;
+}"""
+
+
+def test_the_options_measured_one_output_with_both_bundles(
+    open_notebook: OpenNotebook, jupyter: JupyterServer, browser_context: BrowserContext
+) -> None:
+    """Why the saved copy is an output of its own (widget/saved_view.py): the other option,
+    ``text/html`` beside the view in the widget's own output, re-creates the live view on each
+    update (focus lost) and shows "model not found", not the HTML, on a stateless reopen."""
+    nb = open_notebook(BUNDLE_CELL)
+    nb.run_all()
+    root = nb.widget()
+    prompt = root.get_by_role("textbox", name="Prompt", exact=True)
+    prompt.click()
+    root.evaluate("el => { el.dataset.mark = 'first view'; }")
+    assert prompt.evaluate("el => document.activeElement === el")
+    assert not nb.page.locator(".kw-probe").is_visible()  # the view wins while it renders
+    nb.page.evaluate(_UPDATE_JS)
+    fresh = nb.page.locator(".jp-OutputArea-output .kontext-widget").first
+    nb.wait_for(
+        lambda: fresh.is_visible() and fresh.get_attribute("data-mark") is None,
+        "the updated output to draw the view again",
+    )
+    assert nb.page.locator(".kontext-widget[data-mark]").count() == 0  # a new view ...
+    assert not nb.page.evaluate(  # ... and the focus is gone from the prompt
+        "() => !!document.activeElement && document.activeElement.matches('.kw-prompt-box')"
+    )
+    save_notebook(nb)
+    path = jupyter.root / nb.name
+    nb.wait_for(lambda: "kw-probe" in path.read_text(), "the save")
+    nb.page.close()
+    jupyter.shutdown_kernels()
+    again = NotebookPage(browser_context.new_page(), jupyter, nb.name).open()
+    try:
+        output = again.page.locator(".jp-OutputArea-output").first
+        again.wait_for(lambda: "model not found" in output.inner_text(), "the reopened output")
+        assert again.page.locator(".kw-probe").count() == 0  # the HTML beside it never shows
+    finally:
+        again.page.close()
