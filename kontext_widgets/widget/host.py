@@ -55,6 +55,7 @@ class Host(Protocol):
     error: str
     rows: list[dict[str, Any]]
     older_runs: int
+    saved_output: str
     history: list[HistoryStep]
     sweep_plan: str
     sweep_axes: list[str]

@@ -12,21 +12,28 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._text import plural
 from ..display.notebook import current_cell_id, show_with_saved
+from ..history import HistoryStep
 from .host import Host
 from .runs import Runs
 from .saved_view import SavedView
 from .session import SessionFile, adopt, output_entries, restore_history
 from .sweep_runs import Sweeps
 
-__all__ = ["Lifecycle", "resolve_session"]
+__all__ = ["Lifecycle", "Saved", "history_to_json", "resolve_session"]
 
 log = logging.getLogger("kontext_widgets")
 
 _LIVE_STATES = frozenset({"queued", "uploading", "running"})
+
+
+def history_to_json(steps: Sequence[HistoryStep], widget: object) -> list[dict[str, object]]:
+    """The ``history`` trait as the front end gets it (ipywidgets' ``to_json``)."""
+    return [step.trait() for step in steps]
 
 
 def resolve_session(session: str | bool | None) -> str | None:
@@ -60,6 +67,7 @@ class Lifecycle:
         self.sweeps = sweeps
         self.session = session
         self.saved = SavedView()
+        host.saved_output = self.saved.display_id  # the live view hides the copy by it
 
     def display(self, bundle: Any) -> None:
         """Show the live view (``bundle``: the widget's ``_repr_mimebundle_()``, data or
@@ -115,3 +123,28 @@ class Lifecycle:
             self.host.status = f"{self.host.status} · {earlier} from the store"
         self._set_saved_runs()
         return len(restored.rows)
+
+
+class Saved:
+    """The widget's methods for this (a mixin of KontextWidget, which gives ``_life``)."""
+
+    _life: Lifecycle
+    _runs: Runs
+    if TYPE_CHECKING:  # anywidget's, later in the widget's bases
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> Any: ...
+
+    def _ipython_display_(self) -> None:
+        """Displayed: the live view, then the finished runs as a plain output."""
+        self._life.display(self._repr_mimebundle_())  # anywidget's
+
+    def show_older_runs(self) -> int:
+        """Show up to 8 more of the runs beyond the gallery's limit; how many it shows now.
+
+        >>> from kontext_widgets import KontextWidget
+        >>> KontextWidget().show_older_runs()
+        0
+        """
+        shown = self._runs.show_older()
+        self._life.runs_ended()  # the saved copy shows what the gallery shows
+        return shown

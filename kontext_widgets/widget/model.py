@@ -33,7 +33,7 @@ from ..sweeps.results import SweepResult
 from . import plan_view
 from .background import fetch_balance, guard
 from .editing import Editing
-from .lifecycle import Lifecycle, resolve_session
+from .lifecycle import Lifecycle, Saved, history_to_json, resolve_session
 from .messages import HANDLERS, dispatch
 from .outputs import Outputs
 from .overrides import apply, apply_sweep
@@ -47,16 +47,11 @@ __all__ = ["KontextWidget"]
 
 log = logging.getLogger("kontext_widgets")
 
-# Read once at import: a missing bundle is a clear FrontendBundleMissingError, not anywidget's
-# bare FileNotFoundError from inside its class machinery.
+# Read once at import: a clear FrontendBundleMissingError, not a bare FileNotFoundError.
 _ESM, _CSS = require_bundle()
 
 
-def _history_to_json(steps: Sequence[HistoryStep], widget: object) -> list[dict[str, object]]:
-    return [step.trait() for step in steps]
-
-
-class KontextWidget(Editing, anywidget.AnyWidget):
+class KontextWidget(Editing, Saved, anywidget.AnyWidget):
     """Edit images with FLUX.1 Kontext [pro] Multi from a notebook: controls plus a gallery.
 
     Display it (``w`` as a cell's last line) for the prompt, input images, aspect ratio,
@@ -75,9 +70,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
     Every Generate, single or sweep, is recorded in the store (``store=``: a
     directory or a :class:`~kontext_widgets.Store`; by default
     ``KONTEXT_WIDGETS_STORE`` or ``./kontext-widgets-store``, made at the first
-    Generate). The same fixed seeds again come from it at no cost ("from the store,
-    $0"; ``generate(fresh=True)`` pays for new ones), random seeds are new on every
-    click, and a run cut by a kernel restart resumes its tasks by id when run again.
+    Generate; ``session``, by default the notebook cell's id, names this widget's record
+    there, so the cell run again, in a new kernel too, brings back its runs and history).
+    The same fixed seeds again come from the store at no cost (``fresh=True`` pays), and
+    a run cut by a kernel restart resumes its tasks by id when run again.
     Sweep mode (``w.mode = "sweep"``; ``sweep_seeds``, ``sweep_guidance``,
     ``sweep_ratios``, ``sweep_prompts``) runs :func:`kontext_widgets.sweep`'s engine.
 
@@ -137,12 +133,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
     problems = t.List(t.Dict()).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     rows = t.List(t.Dict()).tag(sync=True)
-    #: runs not in ``rows`` (beyond MAX_ROWS); ``show_older_runs()`` brings them back
-    older_runs = t.Int(0).tag(sync=True)
-    #: the display id of the saved copy of the results, which a drawn live view hides
-    saved_output = t.Unicode("").tag(sync=True)
+    older_runs = t.Int(0).tag(sync=True)  # runs beyond MAX_ROWS (show_older_runs())
+    saved_output = t.Unicode("").tag(sync=True)  # display id of the saved copy (.lifecycle)
     #: Python sees HistoryStep objects; the front end gets them as dicts (to_json).
-    history = t.List(t.Instance(HistoryStep)).tag(sync=True, to_json=_history_to_json)
+    history = t.List(t.Instance(HistoryStep)).tag(sync=True, to_json=history_to_json)
     sweep_plan = t.Unicode("").tag(sync=True)
     sweep_axes = t.List(t.Unicode()).tag(sync=True)
     sweep_progress = t.Dict().tag(sync=True)
@@ -203,10 +197,9 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         self._sweeps = Sweeps(self, self._runs)
         self._store_ref = StoreRef(store)
         self._life = Lifecycle(self, self._runs, self._sweeps, resolve_session(session))
-        self.saved_output = self._life.saved.display_id
         self._open = True
         self._life.restore()
-        self._replan()
+        plan_view.replan(self)
         if the_client.has_key and not the_client.simulated:
             self._tasks.in_background(fetch_balance(self))
 
@@ -333,16 +326,6 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         """
         return await self._sweeps.start_retry()
 
-    def show_older_runs(self) -> int:
-        """Show up to 8 more of the runs beyond the gallery's limit; how many it shows now.
-
-        >>> KontextWidget().show_older_runs()
-        0
-        """
-        shown = self._runs.show_older()
-        self._life.runs_ended()  # the saved copy shows what the gallery shows
-        return shown
-
     def cancel(self) -> None:
         """Cancel the running and queued Generates now; their polling stops at once.
 
@@ -396,10 +379,6 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         if self._owns_client:
             self._tasks.in_background(self._client.close())  # no loop: closes with its loop
 
-    def _ipython_display_(self) -> None:
-        """Displayed: the live view, then the finished runs as a plain output (.lifecycle)."""
-        self._life.display(self._repr_mimebundle_())
-
     def _handle_custom_msg(self, content: Any, buffers: Sequence[Any]) -> None:
         """Every custom message from the front end arrives here (ipywidgets calls it)."""
         if not dispatch(self, content, [bytes(b) for b in buffers or ()]):
@@ -411,13 +390,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
             return  # still in __init__ (or closed)
         if change["name"] == "sweep_seeds":
             self._sweeps.draw = random_seed()  # a new count of random seeds: new seeds
-        self._replan()
-
-    def _replan(self) -> None:
         plan_view.replan(self)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
         if not busy and getattr(self, "_open", False):
-            self._replan()  # the store holds what just ran
+            plan_view.replan(self)  # the store holds what just ran
             self._life.runs_ended()
