@@ -42,7 +42,7 @@ def session_path(store: Store, session: str) -> Path:
 
     >>> import tempfile
     >>> session_path(Store(tempfile.mkdtemp()), "cell-1").name
-    '1d6f8b0a55e6ef16.json'
+    'e726a81051e21e5e.json'
     """
     digest = hashlib.sha256(session.encode("utf-8")).hexdigest()[:16]
     return Path(store.directory) / "widget-sessions" / f"{digest}.json"
