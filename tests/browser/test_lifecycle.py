@@ -245,3 +245,47 @@ def test_the_options_measured_one_output_with_both_bundles(
         assert again.page.locator(".kw-probe").count() == 0  # the HTML beside it never shows
     finally:
         again.page.close()
+
+
+_SAVE_STATE_JS = """async () => {
+    const settings = window.jupyterapp.serviceManager.settings;
+    await settings.save('@jupyter-widgets/jupyterlab-manager:plugin', '{"saveState": true}');
+    return true;
+}"""
+
+
+def test_with_widget_state_saved_a_reopened_view_says_no_kernel_at_once(
+    open_notebook: OpenNotebook, jupyter: JupyterServer, browser_context: BrowserContext
+) -> None:
+    """Save Widget State on: the reopened view draws from the saved state, and its model has
+    no comm (the new kernel does not know it): it says so, Generate is disabled, Open does
+    not wait 15 s for an answer."""
+    nb = open_notebook(WIDGET_CELL, GENERATE_CELL)
+    nb.page.evaluate(_SAVE_STATE_JS)
+    nb.open()  # the setting is read when the page loads
+    nb.run_all()
+    nb.widget()
+    _wait_done(nb, jupyter.root)
+    save_notebook(nb)
+    path = jupyter.root / nb.name
+    nb.wait_for(lambda: "widget-state" in path.read_text(), "the widget state in the file")
+    nb.page.close()
+    jupyter.shutdown_kernels()
+    again = NotebookPage(browser_context.new_page(), jupyter, nb.name).open()
+    try:
+        root = again.widget()
+        note = root.locator(".kw-offline-note")
+        again.wait_for(lambda: note.is_visible(), "the note that no kernel listens")
+        generate = root.get_by_role("button", name=re.compile(r"^Generate\b"))
+        assert generate.is_disabled()
+        assert root.locator(".kw-result img").count() == 2  # the saved state's results
+        assert not again.page.locator(".kw-saved").first.is_visible()  # shown once
+        root.get_by_role("button", name=re.compile(r"^Open ")).first.click()
+        again.wait_for(
+            lambda: "No kernel" in root.locator(".kw-alert").inner_text(),
+            "Open to answer at once",
+            timeout_ms=3_000,
+        )
+    finally:
+        again.page.evaluate(_SAVE_STATE_JS.replace("true", "false"))
+        again.page.close()
