@@ -8,9 +8,10 @@ import type { Viewer } from "./viewer";
 
 type Act = "open" | "compare" | "download" | "copy" | "use";
 
-// "run 2" / "sweep 1" from a row's title ("Run 2 · …", "Sweep 1: …"): the buttons of two
-// runs' "seed 7" must not share a name.
-const runName = (title: string): string => /^(Run|Sweep) \d+/.exec(title)?.[0].toLowerCase() ?? "";
+// "run 2" / "sweep 1" from a row's title ("SIMULATED (…) · Run 2 · …", "Sweep 1: …"): the
+// buttons of two runs' "seed 7" must not share a name.
+const runName = (title: string): string =>
+  (/(?:^|· )((?:Run|Sweep) \d+)(?= ·|:|$)/.exec(title)?.[1] ?? "").toLowerCase();
 
 function actions(out: RowOutput, withLabel: boolean, run: string): HTMLElement {
   const b = (act: Act, text: string, name: string, title: string): HTMLButtonElement =>

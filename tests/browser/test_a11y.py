@@ -184,3 +184,71 @@ def test_text_contrast_meets_wcag_aa_in_light_and_dark(open_notebook: OpenNotebo
     offenders = [f"{theme}: {bad}" for theme, r in report.items() for bad in r["bad"]]  # type: ignore[attr-defined]
     assert all(r["count"] > 40 for r in report.values()), report  # the widget was measured
     assert not offenders, "texts below WCAG AA:\n" + "\n".join(offenders)
+
+
+_RATIO_BOXES_JS = """(root) => Array.from(root.querySelectorAll('.kw-ratio')).map((el) => {
+    const r = el.getBoundingClientRect();
+    return [Math.round(r.left * 10) / 10, Math.round(r.width * 10) / 10];
+})"""
+
+_SHOWN_SHAPES_JS = """(root) => Array.from(root.querySelectorAll('.kw-dialog[open] img'), (img) => {
+    const r = img.getBoundingClientRect();
+    return { natural: img.naturalWidth / img.naturalHeight, shown: r.width / r.height };
+})"""
+
+
+@pytest.mark.parametrize("jupyter", ["lab"], indirect=True)
+def test_layout_names_and_alt_texts(open_notebook: OpenNotebook) -> None:
+    nb = open_notebook(SETUP_CELL.replace("{LATENCY}", "0.1"), SWEEP_CELL)
+    ui, setup = KontextUI.start(nb)
+    ui.add_url_and_wait(setup.image_url)  # person.png, 3:4
+
+    # The sweep grid: tiles of at least 200 px; a tile's actions show on hover.
+    ui.generate_button.click()
+    ui.wait(lambda: ui.root.locator(".kw-sweep-grid .kw-actions").count() >= 2, "sweep done")
+    tiles = ui.root.locator('.kw-sweep-grid div[class^="ipyplot-placeholder-div-"]')
+    widths = [tiles.nth(i).bounding_box()["width"] for i in range(tiles.count())]  # type: ignore[index]
+    assert widths, "no sweep tiles"
+    assert min(widths) >= 199, widths
+    actions = ui.root.locator(".kw-sweep-grid .kw-actions").first
+    assert actions.evaluate("(el) => getComputedStyle(el).opacity") == "0"
+    tiles.first.hover()
+    ui.wait(lambda: actions.evaluate("(el) => getComputedStyle(el).opacity") == "1", "hover")
+
+    # Choosing a ratio moves nothing in the ratio grid.
+    ui.root.get_by_role("radio", name="Single", exact=True).check()
+    before = ui.root.evaluate(_RATIO_BOXES_JS)
+    ui.ratio("16:9").check()
+    assert ui.root.evaluate(_RATIO_BOXES_JS) == before
+
+    # Two runs with the same seed: their buttons say which run they belong to.
+    ui.set_prompt("put the red shoes on her")
+    ui.set_number(ui.seed, 7)
+    if not ui.lock_seed.is_checked():
+        ui.lock_seed.check()
+    ui.set_number(ui.compare, 1)
+    for run in (1, 2):
+        ui.generate_button.click()
+        use = ui.button(f"Use seed 7 of run {run} as input")
+        ui.wait(lambda use=use: use.count() == 1, f"run {run}'s buttons")
+        ui.wait(lambda: ui.generate_button.is_enabled(), "Generate enabled after the run")
+    names = ui.root.locator("button[aria-label]").evaluate_all(
+        "(bs) => bs.map((b) => b.getAttribute('aria-label'))"
+    )
+    assert len(names) == len(set(names)), sorted(names)
+    alts = ui.root.locator(".kw-results img").evaluate_all(
+        "(imgs) => imgs.map((i) => i.getAttribute('alt'))"
+    )
+    assert alts, "no result images"
+    assert all(alts), alts
+
+    # The compare view shows the 3:4 input and the 16:9 result each at its own shape.
+    ui.button("Compare seed 7 of run 2 with first input").click()
+    ui.wait(lambda: ui.root.locator(".kw-dialog[open] .kw-pair-img").count() == 2, "compare")
+    ui.wait(lambda: all(s["natural"] > 0 for s in ui.root.evaluate(_SHOWN_SHAPES_JS)), "loaded")
+    shapes = ui.root.evaluate(_SHOWN_SHAPES_JS)
+    assert all(abs(s["shown"] / s["natural"] - 1) < 0.03 for s in shapes), shapes
+    assert abs(shapes[0]["natural"] - 3 / 4) < 0.03, shapes
+    assert abs(shapes[1]["natural"] - 16 / 9) < 0.03, shapes
+    nb.screenshot(f"{nb.name.removesuffix('.ipynb')}-compare", ui.root)
+    nb.page.keyboard.press("Escape")
