@@ -226,3 +226,25 @@ class BudgetExceededError(KontextError):
             f"${budget:.2f}; nothing was sent. Pass max_cost_usd={math.ceil(cost)} (or None) "
             "to allow it, or make an axis shorter."
         )
+
+
+class UnreadableImageError(ValueError):
+    """The bytes are not an image Pillow can read (the message says how many bytes)."""
+
+
+class ImageBombError(UnreadableImageError):
+    """The image declares absurd dimensions: refused before decoding.
+
+    ``width``, ``height`` and ``limit`` are known when the header was read and
+    the pixels passed ``limit``; they are ``None`` when Pillow refused it itself.
+    """
+
+    def __init__(
+        self, message: str, width: int | None = None, height: int | None = None, limit: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.width, self.height, self.limit = width, height, limit
+
+
+class FrontendBundleMissingError(FileNotFoundError):
+    """The bundled front end (static/widget.js, static/widget.css) is not there."""
