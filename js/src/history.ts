@@ -53,6 +53,7 @@ export function history(ctx: Ctx): HTMLElement {
               h("strong", {}, s.label || s.key),
               s.prompt ? h("span", { class: "kw-prompt" }, s.prompt) : null,
               seed && !s.label.includes(seed) ? h("span", { class: "kw-hint" }, seed) : null,
+              from ? h("span", { class: "kw-hint kw-from" }, `from ${from}`) : null,
             ),
           ),
         );

@@ -252,3 +252,17 @@ def test_layout_names_and_alt_texts(open_notebook: OpenNotebook) -> None:
     assert abs(shapes[1]["natural"] - 16 / 9) < 0.03, shapes
     nb.screenshot(f"{nb.name.removesuffix('.ipynb')}-compare", ui.root)
     nb.page.keyboard.press("Escape")
+
+    # The history names a step's parents by step, not by output key.
+    ui.button("Use seed 7 of run 2 as input").click()
+    ui.wait(lambda: ui.remove_buttons.count() == 2, "run 2's image among the inputs")
+    ui.generate_button.click()
+    use3 = ui.button("Use seed 7 of run 3 as input")
+    ui.wait(lambda: use3.count() == 1, "run 3's buttons")
+    use3.click()
+    ui.wait(lambda: ui.remove_buttons.count() == 3, "run 3's image among the inputs")
+    ui.button("Show history").click()
+    strip = ui.root.get_by_role("list", name="Edit history", exact=True)
+    ui.wait(lambda: "step 2 · seed 7" in strip.inner_text(), "step 2 in the history")
+    text = strip.inner_text()
+    assert "from step 1 · seed 7" in text, text
