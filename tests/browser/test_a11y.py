@@ -264,5 +264,5 @@ def test_layout_names_and_alt_texts(open_notebook: OpenNotebook) -> None:
     ui.button("Show history").click()
     strip = ui.root.get_by_role("list", name="Edit history", exact=True)
     ui.wait(lambda: "step 2 · seed 7" in strip.inner_text(), "step 2 in the history")
-    text = strip.inner_text()
-    assert "from step 1 · seed 7" in text, text
+    text = " ".join(strip.inner_text().split())
+    assert "from person.png, step 1 · seed 7" in text, text
