@@ -26,6 +26,7 @@ from .errors import (
     RequestTimeoutError,
     ServerError,
     ServiceError,
+    StoreError,
     SubmitOutcomeUnknownError,
     TaskFailedError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "ServiceError",
     "Status",
     "Store",
+    "StoreError",
     "SubmitOutcomeUnknownError",
     "SweepResult",
     "TaskFailedError",

@@ -204,3 +204,18 @@ class BudgetExceededError(KontextError):
             f"${budget:.2f}; nothing was sent. Pass max_cost_usd={math.ceil(cost)} (or None) "
             "to allow it, or make an axis shorter."
         )
+
+
+class StoreError(KontextError):
+    """The result store cannot be used: its path, what is wrong and what to do, in words.
+
+    Raised instead of a raw ``sqlite3`` or ``OSError`` traceback; results already paid for
+    stay where they are (the message says where).
+
+    >>> print(StoreError("/tmp/s", "is read-only", "make it writable"))
+    result store /tmp/s: is read-only; make it writable
+    """
+
+    def __init__(self, path: object, problem: str, advice: str) -> None:
+        self.path, self.problem, self.advice = str(path), problem, advice
+        super().__init__(f"result store {path}: {problem}; {advice}")
