@@ -28,6 +28,7 @@ _ELSEWHERE = (
     "choose another store directory (store=... or the KONTEXT_WIDGETS_STORE environment variable)"
 )
 _KEEP = "images already downloaded stay in its images/ folder"
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def store_error(path: Path, exc: BaseException) -> StoreError:
@@ -52,14 +53,15 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
             "the database is locked by another program and stayed locked",
             "close the other program (or wait for it) and run again; nothing was submitted",
         )
-    if "full" in text or code == errno.ENOSPC:
+    if "full" in text or code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return StoreError(
             path,
-            "the disk is full",
+            "the disk is full (or a quota or file-size limit was reached)",
             f"free some space and run again: finished results are kept ({_KEEP}) and cells "
             "already submitted are picked up again without paying twice",
         )
-    if "readonly" in text or "read-only" in text or code in (errno.EROFS, errno.EACCES):
+    unwritable = ("unable to open" in text or "disk i/o" in text) and not os.access(path, os.W_OK)
+    if "readonly" in text or "read-only" in text or unwritable or code in _READ_ONLY:
         return StoreError(
             path,
             "it is read-only (results cannot be recorded there)",
