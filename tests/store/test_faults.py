@@ -33,7 +33,8 @@ def _assert_in_words(exc: StoreError, directory: Path, *words: str) -> None:
     assert text.startswith(f"result store {directory}"), text
     for word in words:
         assert word in text, text
-    assert "Traceback" not in text and "sqlite3." not in text
+    assert "Traceback" not in text
+    assert "sqlite3." not in text
 
 
 def test_a_corrupt_store_file(tmp_path: Path) -> None:
@@ -47,10 +48,14 @@ def test_a_truncated_store_file(tmp_path: Path) -> None:
     _filled(tmp_path)
     db = tmp_path / "store.sqlite3"
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
-    with pytest.raises(StoreError) as caught:
+
+    def use() -> None:
         store = Store(tmp_path)
         store.tasks([f"k{n}" for n in range(200)])
         store.runs()
+
+    with pytest.raises(StoreError) as caught:
+        use()
     _assert_in_words(caught.value, tmp_path, "corrupt")
 
 
@@ -115,7 +120,8 @@ def test_a_read_only_store(tmp_path: Path) -> None:
             path.chmod(0o755 if path.is_dir() else 0o644)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"result store {directory}"), out.stdout
-    assert "read-only" in out.stdout and "writable" in out.stdout
+    assert "read-only" in out.stdout
+    assert "writable" in out.stdout
 
 
 _FULL = """
@@ -138,7 +144,8 @@ def test_a_full_disk(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"result store {tmp_path}"), out.stdout
-    assert "disk is full" in out.stdout and "free some space" in out.stdout
+    assert "disk is full" in out.stdout
+    assert "free some space" in out.stdout
     assert not [p for p in (tmp_path / "images").rglob("*") if p.is_file()]  # no half file
 
 
@@ -153,7 +160,10 @@ def test_the_cli_says_it_in_one_line_even_for_a_fully_cached_rerun(tmp_path: Pat
     env = {**os.environ, "KONTEXT_WIDGETS_SIMULATOR_DIR": "off"}
     first = subprocess.run(
         [*CLI, *args, "--store", str(store)],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert first.returncode == 0, first.stderr
     (store / "store.sqlite3").write_bytes(b"\0garbage" * 512)
@@ -161,7 +171,10 @@ def test_the_cli_says_it_in_one_line_even_for_a_fully_cached_rerun(tmp_path: Pat
         (store / extra).unlink(missing_ok=True)
     again = subprocess.run(
         [*CLI, *args, "--store", str(store)],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert again.returncode == 1
     assert "Traceback" not in again.stderr

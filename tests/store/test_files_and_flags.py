@@ -1,4 +1,4 @@
-"""Lost image files are fetched again by id (never paid again); the simulated flag survives a rerun."""
+"""Lost image files are fetched again by id (never paid again); simulated survives a rerun."""
 
 from __future__ import annotations
 

@@ -60,7 +60,11 @@ async def test_another_commands_task_is_never_adopted(
         url = await client.upload(PERSON)
         other = await client.submit(KontextRequest.build(prompt="a cat", images=[url], seed=9))
         result = await sweep(
-            prompt="make it night", images=[PERSON], seed=[1], client=client, store=store,
+            prompt="make it night",
+            images=[PERSON],
+            seed=[1],
+            client=client,
+            store=store,
             progress=False,
         )
     [cell] = result.outcomes
@@ -83,7 +87,11 @@ async def test_two_submits_in_doubt_each_get_their_own_task(
         first = await interrupted(client, store, plan.cells[0], created=True)
         second = await interrupted(client, store, plan.cells[1], created=second_created)
         result = await sweep(
-            prompt="make it night", images=[PERSON], seed=[1, 2], client=client, store=store,
+            prompt="make it night",
+            images=[PERSON],
+            seed=[1, 2],
+            client=client,
+            store=store,
             progress=False,
         )
     assert [o.state for o in result.outcomes] == ["done", "done"]
@@ -105,14 +113,24 @@ async def test_history_longer_than_one_page_is_read_to_the_end(
         lost = await interrupted(client, store, plan.cells[0], created=True)
         # 101 newer predictions the store knows: the lost task is on page 2 of the history.
         busy = await sweep(
-            prompt="another edit", images=[PERSON], seed="1-101", client=client, store=store,
-            concurrency=8, max_cost_usd=None, progress=False,
+            prompt="another edit",
+            images=[PERSON],
+            seed="1-101",
+            client=client,
+            store=store,
+            concurrency=8,
+            max_cost_usd=None,
+            progress=False,
         )
         assert len(busy.done) == 101
         page_one = {p.id for p in await client.list_predictions(page=1, page_size=100)}
         assert lost not in page_one
         result = await sweep(
-            prompt="make it night", images=[PERSON], seed=[1], client=client, store=store,
+            prompt="make it night",
+            images=[PERSON],
+            seed=[1],
+            client=client,
+            store=store,
             progress=False,
         )
     assert result.outcomes[0].state == "done"
@@ -176,13 +194,15 @@ async def test_an_unknown_submit_is_reported_and_not_resubmitted(
         url = await client.upload(PERSON)
         cell = plan.cells[0]
         sending = replace(cell.request, images=(url,), enable_sync_mode=False)
-        store.begin_submit(
-            task_key(cell, client), {}, simulated=True, sent=sending.payload()
-        )
+        store.begin_submit(task_key(cell, client), {}, simulated=True, sent=sending.payload())
         await client.submit(sending)
         await client.submit(sending)
         result = await sweep(
-            prompt="make it night", images=[PERSON], seed=[1], client=client, store=store,
+            prompt="make it night",
+            images=[PERSON],
+            seed=[1],
+            client=client,
+            store=store,
             progress=False,
         )
     [outcome] = result.outcomes
