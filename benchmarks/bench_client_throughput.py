@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     args = parser.parse_args()
     ideal = math.ceil(args.predictions / args.concurrency) * args.latency
-    with SimulatorServer(SimulatorConfig(latency_s=args.latency)) as server:
+    with SimulatorServer(SimulatorConfig(latency_s=args.latency, state_dir=None)) as server:
         for mode, sync in (("polling", False), ("sync mode", True)):
             wall = asyncio.run(_run(server.url, args.predictions, args.concurrency, sync))
             print(

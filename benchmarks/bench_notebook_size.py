@@ -30,6 +30,8 @@ def main() -> None:
     notebook = new_notebook(cells=[new_code_cell(SWEEP), new_code_cell(FULL_SIZE)])
     with tempfile.TemporaryDirectory() as workdir:
         env_key = os.environ.pop("WAVESPEED_API_KEY", None)
+        # The kernel's simulator keeps nothing in the user cache.
+        os.environ.setdefault("KONTEXT_WIDGETS_SIMULATOR_DIR", "off")
         try:
             NotebookClient(
                 notebook, timeout=600, resources={"metadata": {"path": workdir}}

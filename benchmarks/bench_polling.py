@@ -61,7 +61,10 @@ def poll_gaps(client: Client) -> list[float]:
 
 def remote(count: int, concurrency: int, latency: float) -> None:
     ideal = math.ceil(count / concurrency) * latency
-    with SimulatorServer(SimulatorConfig(latency_s=latency)) as server, hosts_alias(ALIAS):
+    with (
+        SimulatorServer(SimulatorConfig(latency_s=latency, state_dir=None)) as server,
+        hosts_alias(ALIAS),
+    ):
         port = server.url.rsplit(":", 1)[1]
         client = Client(base_url=f"http://{ALIAS}:{port}", max_concurrency=concurrency)
         assert client.poll.polite, "the alias must get the remote schedule"
@@ -80,7 +83,7 @@ def remote(count: int, concurrency: int, latency: float) -> None:
 
 def loopback(count: int, concurrency: int, latency: float) -> None:
     ideal = math.ceil(count / concurrency) * latency
-    with SimulatorServer(SimulatorConfig(latency_s=latency)) as server:
+    with SimulatorServer(SimulatorConfig(latency_s=latency, state_dir=None)) as server:
         store = Store(tempfile.mkdtemp(prefix="kw-bench-"))
         for label in ("cold", "warm"):
             # Each run is a new client, as a new kernel would make; only the store carries over.

@@ -54,6 +54,7 @@ def simulator(latency: float) -> tuple[subprocess.Popen[str], str]:
             "--output-long-side",
             "256",  # we time the sweep, not the simulator's PNG encoder
             "--no-remote-fetch",
+            "--ephemeral",  # a benchmark keeps nothing in the user cache
         ],
         stdout=subprocess.PIPE,
         text=True,

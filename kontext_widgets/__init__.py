@@ -11,13 +11,19 @@ from typing import TYPE_CHECKING, Any
 from . import samples
 from ._version import __version__
 from .client import Client, Timeouts
+from .client.polling import PollPolicy
+from .client.retry import RetryPolicy
 from .contract import ASPECT_RATIOS, PRICE_PER_IMAGE_USD, Code, Status
+from .display import show
 from .errors import (
     AccountError,
     AuthenticationError,
     BudgetExceededError,
+    FrontendBundleMissingError,
+    ImageBombError,
     InvalidRequestError,
     KontextError,
+    OutputUnavailableError,
     ParameterRejectedError,
     PredictionNotFoundError,
     PredictionTimeoutError,
@@ -29,12 +35,10 @@ from .errors import (
     StoreError,
     SubmitOutcomeUnknownError,
     TaskFailedError,
+    UnreadableImageError,
 )
-from .gallery import show
-from .polling import PollPolicy
 from .prediction import OutputImage, Prediction
 from .request import KontextRequest
-from .retry import RetryPolicy
 from .store import Store
 from .sweeps import SweepResult, sweep
 
@@ -49,11 +53,14 @@ __all__ = [
     "BudgetExceededError",
     "Client",
     "Code",
+    "FrontendBundleMissingError",
+    "ImageBombError",
     "InvalidRequestError",
     "KontextError",
     "KontextRequest",
     "KontextWidget",
     "OutputImage",
+    "OutputUnavailableError",
     "ParameterRejectedError",
     "PollPolicy",
     "Prediction",
@@ -72,6 +79,7 @@ __all__ = [
     "SweepResult",
     "TaskFailedError",
     "Timeouts",
+    "UnreadableImageError",
     "__version__",
     "samples",
     "show",

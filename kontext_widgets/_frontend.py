@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import FrontendBundleMissingError
+
 __all__ = ["CSS", "ESM", "STATIC", "FrontendBundleMissingError", "require_bundle"]
 
 STATIC: Path = Path(__file__).resolve().parent / "static"
@@ -18,10 +20,6 @@ ESM: Path = STATIC / "widget.js"
 CSS: Path = STATIC / "widget.css"
 
 BUILD_HINT = "run `npm --prefix js run build` in the source checkout, or reinstall kontext-widgets"
-
-
-class FrontendBundleMissingError(FileNotFoundError):
-    """The bundled front end (static/widget.js, static/widget.css) is not there."""
 
 
 def require_bundle() -> tuple[Path, Path]:

@@ -42,17 +42,6 @@ SYNC_MODE_TIMEOUT_S: Final = 90.0
 ADVISED_POLL_INTERVAL_S: Final = 2.0
 
 
-def __getattr__(name: str) -> frozenset[str]:
-    # SHIM(lead removes): the request's field names are made from the registry now; use
-    # kontext_widgets.fields.REQUEST_FIELDS / REQUIRED_FIELDS (the simulator and one test
-    # still read them here).
-    if name in ("REQUEST_FIELDS", "REQUIRED_FIELDS"):
-        from . import fields
-
-        return frozenset(getattr(fields, name))
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class Status(str, Enum):
     """``data.status`` of a prediction.
 

@@ -219,3 +219,25 @@ class StoreError(KontextError):
     def __init__(self, path: object, problem: str, advice: str) -> None:
         self.path, self.problem, self.advice = str(path), problem, advice
         super().__init__(f"result store {path}: {problem}; {advice}")
+
+
+class UnreadableImageError(ValueError):
+    """The bytes are not an image Pillow can read (the message says how many bytes)."""
+
+
+class ImageBombError(UnreadableImageError):
+    """The image declares absurd dimensions: refused before decoding.
+
+    ``width``, ``height`` and ``limit`` are known when the header was read and
+    the pixels passed ``limit``; they are ``None`` when Pillow refused it itself.
+    """
+
+    def __init__(
+        self, message: str, width: int | None = None, height: int | None = None, limit: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.width, self.height, self.limit = width, height, limit
+
+
+class FrontendBundleMissingError(FileNotFoundError):
+    """The bundled front end (static/widget.js, static/widget.css) is not there."""

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from .errors import ImageBombError, UnreadableImageError
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -113,24 +115,6 @@ def data_uri(payload: bytes, mime: str) -> str:
 # --------------------------------------------------------------------------- the guard
 
 
-class UnreadableImageError(ValueError):
-    """The bytes are not an image Pillow can read (the message says how many bytes)."""
-
-
-class ImageBombError(UnreadableImageError):
-    """The image declares absurd dimensions: refused before decoding.
-
-    ``width``, ``height`` and ``limit`` are known when the header was read and
-    the pixels passed ``limit``; they are ``None`` when Pillow refused it itself.
-    """
-
-    def __init__(
-        self, message: str, width: int | None = None, height: int | None = None, limit: int = 0
-    ) -> None:
-        super().__init__(message)
-        self.width, self.height, self.limit = width, height, limit
-
-
 @dataclass(frozen=True)
 class ImageInfo:
     """What the header of an image says: its format and its size."""
@@ -195,7 +179,7 @@ def inspect(data: bytes, *, max_pixels: int = MAX_PIXELS, verify: bool = True) -
     >>> inspect(b"<html>")
     Traceback (most recent call last):
     ...
-    kontext_widgets.images.UnreadableImageError: not a readable image (6 bytes): ...
+    kontext_widgets.errors.UnreadableImageError: not a readable image (6 bytes): ...
     """
     data = bytes(data)
     if verify:  # verify() must come straight after open, before the EXIF read below

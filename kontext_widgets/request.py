@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import os
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from . import fields as _fields
+from . import images
 from .checks import (
     IMAGE_ALLOWED,
     IMAGES_ALLOWED,
@@ -22,14 +21,14 @@ from .checks import (
     url_credentials_problem,
 )
 from .contract import GUIDANCE_DEFAULT, MAX_UPLOAD_BYTES
-from .errors import InvalidRequestError, Problem
+from .errors import ImageBombError, InvalidRequestError, Problem, UnreadableImageError
 from .payload import check_payload, check_unknown_keys
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from .images import PILImage
 
 #: What a user may pass as one input image.
-ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image", "LocalImage"]
+ImageInput = Union[str, "os.PathLike[str]", bytes, "PILImage", "LocalImage"]
 
 _IMAGE_ALLOWED = (
     "expected an http(s) URL, a path to a readable image file, image bytes or a PIL image"
@@ -51,22 +50,15 @@ class LocalImage:
     @property
     def filename(self) -> str:
         """A safe file name for the upload: content hash plus the right extension."""
-        ext = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}.get(
-            self.content_type, ".img"
-        )
-        return self.sha256[:16] + ext
+        return self.sha256[:16] + images.extension(self.content_type)
 
 
 #: One input after normalisation: a URL to send as is, or bytes to upload first.
 ImageSource = str | LocalImage
 
-_FORMAT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
-
 
 def _sniff(data: bytes, name: str, field_name: str) -> LocalImage | Problem:
     """Check that ``data`` is an image we can upload; never decodes more than the header."""
-    from PIL import Image, UnidentifiedImageError
-
     if len(data) > MAX_UPLOAD_BYTES:
         return Problem(
             field_name,
@@ -74,20 +66,14 @@ def _sniff(data: bytes, name: str, field_name: str) -> LocalImage | Problem:
             f"images may be at most {MAX_UPLOAD_BYTES} bytes",
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                fmt = img.format or ""
-                img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return Problem(field_name, name, _IMAGE_ALLOWED + " (this is not a readable image)")
-    except Image.DecompressionBombWarning:
+        kind = images.inspect(data).kind
+    except ImageBombError:
         return Problem(field_name, name, _IMAGE_ALLOWED + " (its dimensions are absurdly large)")
-    except Exception:  # Pillow raises many kinds for junk input
+    except UnreadableImageError:
         return Problem(field_name, name, _IMAGE_ALLOWED + " (this is not a readable image)")
-    if fmt not in _FORMAT_TYPES:
-        return Problem(field_name, name, "image format must be one of PNG, JPEG, WebP, GIF")
-    return LocalImage(data=data, name=name, content_type=_FORMAT_TYPES[fmt])
+    if kind is None:
+        return Problem(field_name, name, f"image format must be one of {images.FORMAT_NAMES}")
+    return LocalImage(data=data, name=name, content_type=kind.mime)
 
 
 def normalize_image(value: object, field_name: str = "images[0]") -> ImageSource | Problem:
@@ -106,20 +92,13 @@ def normalize_image(value: object, field_name: str = "images[0]") -> ImageSource
         except (TypeError, ValueError, BufferError) as exc:  # e.g. a released memoryview
             return Problem(field_name, "<bytes>", f"{_IMAGE_ALLOWED} ({exc})")
         return _sniff(data, f"<{len(data)} bytes>", field_name)
-    from PIL import Image
-
-    if isinstance(value, Image.Image):
-        buf = io.BytesIO()
+    if images.is_pil_image(value):
         try:
-            image = (
-                value if value.mode in ("RGB", "RGBA", "L", "LA", "P") else value.convert("RGBA")
-            )
-            image.save(buf, format="PNG")
-        except (OSError, ValueError, TypeError, SystemError) as exc:  # empty, or an odd mode
-            reason = f"this PIL image cannot be saved as PNG: {exc}"
-            return Problem(field_name, "<PIL image>", f"{_IMAGE_ALLOWED} ({reason})")
+            png = images.pil_to_png(value)  # type: ignore[arg-type]
+        except UnreadableImageError as exc:
+            return Problem(field_name, "<PIL image>", f"{_IMAGE_ALLOWED} ({exc})")
         # Through the same checks as bytes: a huge image must not slip past the upload limit.
-        return _sniff(buf.getvalue(), "<PIL image>", field_name)
+        return _sniff(png, "<PIL image>", field_name)
     return Problem(field_name, value, _IMAGE_ALLOWED)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +57,12 @@ def _no_real_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a developer's real key or base URL."""
     monkeypatch.delenv("WAVESPEED_API_KEY", raising=False)
     monkeypatch.delenv("WAVESPEED_BASE_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test records into a store of its own, never the checkout's default store."""
+    monkeypatch.setenv("KONTEXT_WIDGETS_STORE", str(tmp_path / "default-store"))
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from kontext_widgets import images, samples
+from kontext_widgets.errors import ImageBombError, UnreadableImageError
 from kontext_widgets.simulator.hostile import bomb_png
 
 from .display._helpers import png
@@ -52,30 +53,30 @@ def test_a_format_the_service_does_not_take_is_read_but_has_no_kind() -> None:
 
 
 def test_bombs_are_refused_from_the_header() -> None:
-    with pytest.raises(images.ImageBombError, match=r"8000×8000 pixels \(64 megapixels") as info:
+    with pytest.raises(ImageBombError, match=r"8000×8000 pixels \(64 megapixels") as info:
         images.inspect(bomb_png(64))
     assert (info.value.width, info.value.height, info.value.limit) == (8000, 8000, 50_000_000)
     # a lower limit of the caller's own
-    with pytest.raises(images.ImageBombError, match=r"the limit is 0\.5"):
+    with pytest.raises(ImageBombError, match=r"the limit is 0\.5"):
         images.inspect(bomb_png(1), max_pixels=500_000)
     # Over twice Pillow's own limit it refuses by itself: still a bomb, not "unreadable".
-    with pytest.raises(images.ImageBombError, match="absurd dimensions"):
+    with pytest.raises(ImageBombError, match="absurd dimensions"):
         images.inspect(bomb_png(225), max_pixels=10**12)
     # The same guard stands before every decode.
     for decode in (images.thumbnail, images.thumbnail_data_uri, images.decode, images.image_size):
-        with pytest.raises(images.ImageBombError):
+        with pytest.raises(ImageBombError):
             decode(bomb_png(64))
 
 
 def test_junk_is_unreadable_and_says_how_many_bytes() -> None:
-    with pytest.raises(images.UnreadableImageError, match=r"not a readable image \(6 bytes\)"):
+    with pytest.raises(UnreadableImageError, match=r"not a readable image \(6 bytes\)"):
         images.inspect(b"<html>")
     truncated = samples.path("shoes").read_bytes()[:2000]
-    with pytest.raises(images.UnreadableImageError):
+    with pytest.raises(UnreadableImageError):
         images.inspect(truncated)  # verify() finds the cut
-    with pytest.raises(images.UnreadableImageError):
+    with pytest.raises(UnreadableImageError):
         images.thumbnail(truncated)
-    assert issubclass(images.UnreadableImageError, ValueError)
+    assert issubclass(UnreadableImageError, ValueError)
 
 
 def test_size_follows_exif_rotation() -> None:
@@ -118,7 +119,7 @@ def test_pillow_images_become_png_and_back() -> None:
     assert (decoded.size, decoded.format) == ((3, 2), "PNG")
     assert images.is_pil_image(decoded)
     assert not images.is_pil_image(png)
-    with pytest.raises(images.UnreadableImageError, match="cannot be saved as PNG"):
+    with pytest.raises(UnreadableImageError, match="cannot be saved as PNG"):
         images.pil_to_png(Image.new("RGB", (0, 0)))
 
 

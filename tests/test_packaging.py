@@ -7,7 +7,6 @@ hook has to run `npm install` + `npm run build` itself.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -129,16 +128,24 @@ def test_wheel_contains_every_python_module(wheel: Path) -> None:
 def test_frontend_paths_resolve_inside_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(tmp_path)
-    path = tmp_path / "kontext_widgets" / "_frontend.py"
-    # Load _frontend.py alone (it needs only pathlib), not the package and its dependencies.
-    spec = importlib.util.spec_from_file_location("_kw_frontend_from_wheel", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    esm, css = module.require_bundle()
-    assert esm == tmp_path / STATIC / "widget.js"
-    assert css == tmp_path / STATIC / "widget.css"
+    # A fresh interpreter that imports the package from the unpacked wheel, not the checkout.
+    probe = (
+        "import kontext_widgets._frontend as f, json; "
+        "print(json.dumps([str(p) for p in f.require_bundle()] + [f.__file__]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    esm, css, module = json.loads(done.stdout)
+    assert Path(module).parent == tmp_path / "kontext_widgets"
+    assert Path(esm) == tmp_path / STATIC / "widget.js"
+    assert Path(css) == tmp_path / STATIC / "widget.css"
 
 
 def test_frontend_paths_exist_after_install() -> None:

@@ -13,7 +13,6 @@ from .markers import MARKER, find_marker
 from .media import MAX_OUTPUT_PIXELS, check_image
 from .polling import REMOTE_POLL_FLOOR_S, DurationEstimate, DurationMemory, PollPolicy
 from .redaction import Redactor
-from .redirects import next_hop
 from .retry import MAX_RETRY_AFTER_S, TRANSIENT_STATUSES, RetryPolicy
 from .transport import (
     MAX_ANSWER_BYTES,
@@ -28,8 +27,6 @@ from .transport import (
 )
 
 #: Old private names, kept for the tests that import them.
-_redirect_target = next_hop  # SHIM(lead removes)
-_check_image = check_image  # SHIM(lead removes)
 
 __all__ = [
     "ENDING_STATUSES",

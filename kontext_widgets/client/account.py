@@ -12,10 +12,12 @@ from ..prediction import Prediction, finite_number
 from .answers import error_for, parse_prediction
 
 if TYPE_CHECKING:
-    from .api import Client
+    from .host import ClientHost
 
 
-async def list_predictions(client: Client, page: int = 1, page_size: int = 100) -> list[Prediction]:
+async def list_predictions(
+    client: ClientHost, page: int = 1, page_size: int = 100
+) -> list[Prediction]:
     """The account's recent predictions, newest first (one page)."""
     body = {"page": page, "page_size": page_size}
     answer = await client._send("POST", LIST_PATH, kind="get", json_body=body)
@@ -33,7 +35,7 @@ async def list_predictions(client: Client, page: int = 1, page_size: int = 100) 
     return found
 
 
-async def balance(client: Client) -> float:
+async def balance(client: ClientHost) -> float:
     """The account's balance in US dollars."""
     answer = await client._send("GET", BALANCE_PATH, kind="get")
     if answer.status != 200:
@@ -62,7 +64,7 @@ class HistoryPage:
 
 
 async def history_page(
-    client: Client,
+    client: ClientHost,
     page: int,
     page_size: int = 100,
     *,

@@ -15,7 +15,7 @@ from ..errors import InvalidRequestError, KontextError, Problem
 from .endpoint import is_real_service
 
 if TYPE_CHECKING:
-    from .api import Client
+    from .host import ClientHost
 
 log = logging.getLogger("kontext_widgets")
 
@@ -33,7 +33,7 @@ def find_marker(prompt: str) -> str | None:
     return found.group(0) if found else None
 
 
-async def refuse_markers(client: Client, prompt: str) -> None:
+async def refuse_markers(client: ClientHost, prompt: str) -> None:
     """InvalidRequestError (naming the marker) unless the endpoint is the simulator.
 
     An endpoint not yet known either way (a base URL that answered nothing yet) is asked

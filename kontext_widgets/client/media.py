@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import images
 from ..contract import MAX_UPLOAD_BYTES, UPLOAD_BINARY_PATH, UPLOAD_TICKET_PATH
-from ..errors import InvalidRequestError, ParameterRejectedError, Problem, ProtocolError
+from ..errors import (
+    ImageBombError,
+    InvalidRequestError,
+    ParameterRejectedError,
+    Problem,
+    ProtocolError,
+    UnreadableImageError,
+)
 from ..payload import is_http_url
 from ..request import ImageInput, LocalImage, normalize_image
 from .answers import error_for
@@ -17,7 +24,7 @@ from .redaction import Redactor
 from .transport import Answer, FilePart
 
 if TYPE_CHECKING:
-    from .api import Client
+    from .host import ClientHost
 
 log = logging.getLogger("kontext_widgets")
 
@@ -70,7 +77,7 @@ async def upload_ticket(send: Send, image: LocalImage, redactor: Redactor) -> st
     return url
 
 
-async def upload_once(client: Client, image: ImageInput) -> str:
+async def upload_once(client: ClientHost, image: ImageInput) -> str:
     """Upload a local image once per content and return its URL (URLs pass through)."""
     source = normalize_image(image, "image")
     if isinstance(source, Problem):
@@ -89,7 +96,7 @@ async def upload_once(client: Client, image: ImageInput) -> str:
     return await asyncio.shield(task)
 
 
-async def _upload_new(client: Client, image: LocalImage) -> str:
+async def _upload_new(client: ClientHost, image: LocalImage) -> str:
     flow = upload_binary if client.upload_method == "binary" else upload_ticket
     url = await flow(client._send, image, client._redactor)
     client._uploaded[image.sha256] = url
@@ -118,7 +125,7 @@ def check_image(data: bytes, url: str, max_pixels: int = MAX_OUTPUT_PIXELS) -> N
     """ProtocolError unless ``data`` is an image of sane dimensions (header only, no decode)."""
     try:
         images.inspect(data, max_pixels=max_pixels)
-    except images.ImageBombError as exc:
+    except ImageBombError as exc:
         if exc.width is not None and exc.height is not None:
             pixels = exc.width * exc.height
             raise ProtocolError(
@@ -130,7 +137,7 @@ def check_image(data: bytes, url: str, max_pixels: int = MAX_OUTPUT_PIXELS) -> N
             f"{url!r:.200} returned an image with absurd dimensions, refused as a "
             f"decompression bomb ({exc})"
         ) from None
-    except images.UnreadableImageError:
+    except UnreadableImageError:
         raise ProtocolError(
             f"{url!r:.200} did not return a readable image ({len(data)} bytes, starting "
             f"{data[:16]!r})"

@@ -12,10 +12,10 @@ from . import media
 from .answers import error_for, message_of
 
 if TYPE_CHECKING:
-    from .api import Client
+    from .host import ClientHost
 
 
-async def download(client: Client, url: str) -> bytes:
+async def download(client: ClientHost, url: str) -> bytes:
     """Fetch one output image: size-capped, redirects only to http(s), checked to be an image.
 
     Never sends the API key (output hosts are not the service). At most
@@ -55,7 +55,7 @@ async def download(client: Client, url: str) -> bytes:
     return answer.body
 
 
-async def download_all(client: Client, prediction: Prediction) -> Prediction:
+async def download_all(client: ClientHost, prediction: Prediction) -> Prediction:
     """A copy of ``prediction`` with every output downloaded into ``images``."""
     tasks = [asyncio.ensure_future(download(client, u)) for u in prediction.outputs]
     try:

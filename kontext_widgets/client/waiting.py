@@ -22,7 +22,7 @@ from ..prediction import Prediction
 from .polling import DurationMemory
 
 if TYPE_CHECKING:
-    from .api import Client
+    from .host import ClientHost
 
 log = logging.getLogger("kontext_widgets")
 
@@ -32,7 +32,7 @@ OnUpdate = Callable[[Prediction], None]
 class Waiter:
     """The polling loop of one client, with its duration memory."""
 
-    def __init__(self, client: Client, memory: DurationMemory | None) -> None:
+    def __init__(self, client: ClientHost, memory: DurationMemory | None) -> None:
         self._client = client
         self._memory = memory
         self._recalled = False

@@ -18,6 +18,7 @@ from aiohttp import web
 from .. import contract
 from ..contract import Code
 from ..errors import Problem
+from ..fields import REQUEST_FIELDS
 from ..payload import check_payload, is_http_url
 from . import directives, envelope
 from .config import SimulatorConfig
@@ -39,7 +40,7 @@ def validate(body: object, config: SimulatorConfig) -> list[Problem]:
     """
     if isinstance(body, Mapping) and not config.reject_unknown_fields:
         # The real service silently drops unknown keys; so does the simulator by default.
-        body = {k: v for k, v in body.items() if k in contract.REQUEST_FIELDS}
+        body = {k: v for k, v in body.items() if k in REQUEST_FIELDS}
     return check_payload(body)
 
 
@@ -121,7 +122,7 @@ def _new_prediction(
         output_fault=plan.output,
         webhook=webhook,
         origin=origin(request),
-        input={k: v for k, v in body.items() if k in contract.REQUEST_FIELDS},
+        input={k: v for k, v in body.items() if k in REQUEST_FIELDS},
     )
 
 

@@ -11,9 +11,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..images import UnreadableImageError, contact_sheet_png, thumbnail_data_uri
+from ..engine.cells import CellOutcome
+from ..errors import UnreadableImageError
+from ..images import contact_sheet_png, thumbnail_data_uri
 from .layout import Axes, SweepView
-from .runner import CellOutcome
 
 __all__ = ["contact_sheet", "export_images", "html_page", "with_png_text"]
 

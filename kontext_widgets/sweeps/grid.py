@@ -15,10 +15,10 @@ from ..display.notebook import in_ipython, publish
 from ..display.rows import new_row_id
 from ..display.tiles import SIMULATED_BADGE, Tile, hook, pending_uri, placeholder_uri
 from ..display.tiles import Row as TileRow
+from ..engine.cells import CellOutcome
 from ..images import check_px, thumbnail_data_uri
 from ..labels import SIMULATED_NOTE
 from .layout import Axes, SweepView
-from .runner import CellOutcome
 
 __all__ = ["grid_html", "show_grid"]
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..engine.cells import CellOutcome
 from ..labels import format_field
-from .runner import CellOutcome
 
 if TYPE_CHECKING:
     from .plan import SweepPlan
@@ -52,7 +52,7 @@ class SweepView(Protocol):
 class GridLayout:
     """Rows × columns of outcomes; each legend names every axis value that places it.
 
-    >>> from kontext_widgets.sweeps.runner import CellOutcome
+    >>> from kontext_widgets.engine.cells import CellOutcome
     >>> cells = [CellOutcome(i, {"seed": s, "guidance_scale": g}, "done")
     ...          for i, (g, s) in enumerate([(2, 1), (2, 2), (4, 1), (4, 2)])]
     >>> grid = GridLayout.arrange({"guidance_scale": [2, 4], "seed": [1, 2]}, cells)

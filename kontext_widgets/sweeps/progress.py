@@ -5,19 +5,11 @@ from __future__ import annotations
 import html
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
+from ..display import LiveOutput, in_notebook, publish
 from ..engine.cells import CellOutcome
 from ..engine.progress import SweepProgress
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class ProgressDisplay:
@@ -35,16 +27,14 @@ class ProgressDisplay:
         self, *, stream: TextIO | None = None, notebook: bool | None = None, every_s: float = 0.5
     ) -> None:
         self.stream = stream or sys.stderr
-        self.notebook = _in_notebook() if notebook is None else notebook
+        self.notebook = in_notebook() if notebook is None else notebook
         self.every_s = every_s
         self._last = 0.0
-        self._handle: Any = None
+        self._live = LiveOutput()
 
     def message(self, text: str) -> None:
         if self.notebook:
-            from IPython.display import HTML, display
-
-            display(HTML(f"<div class='kontext-sweep-plan'>{html.escape(text)}</div>"))  # type: ignore[no-untyped-call]
+            publish(f"<div class='kontext-sweep-plan'>{html.escape(text)}</div>", text)
         else:
             print(text, file=self.stream, flush=True)
 
@@ -66,14 +56,9 @@ class ProgressDisplay:
             else:
                 print(line, file=self.stream, flush=True)
             return
-        from IPython.display import HTML, display
-
         done = progress.done + progress.failed
-        body = HTML(  # type: ignore[no-untyped-call]
+        self._live.show(
             f"<div class='kontext-sweep-progress'><progress max='{progress.total}' value='{done}'>"
-            f"</progress> {html.escape(line)}</div>"
+            f"</progress> {html.escape(line)}</div>",
+            line,
         )
-        if self._handle is None:
-            self._handle = display(body, display_id=True)  # type: ignore[no-untyped-call]
-        else:
-            self._handle.update(body)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine.cells import CellOutcome
 from ..store import Store
 from .export import contact_sheet as _contact_sheet
 from .export import export_images as _export_images
@@ -15,7 +16,6 @@ from .grid import grid_html as _grid_html
 from .grid import show_grid as _show_grid
 from .layout import Axes, GridLayout
 from .plan import SweepPlan
-from .runner import CellOutcome
 
 __all__ = ["Axes", "SweepResult"]
 

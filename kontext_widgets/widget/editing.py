@@ -6,7 +6,7 @@ A mixin of :class:`~kontext_widgets.widget.KontextWidget` (its methods use only 
 
 from __future__ import annotations
 
-from ..gallery import show_strip
+from ..display import show_strip
 from ..history import HistoryStep
 from ..prediction import OutputImage, Prediction
 from ..request import ImageInput

@@ -14,9 +14,9 @@ from typing import Any, Final
 
 from ..contract import Status
 from ..errors import InvalidRequestError, Problem
-from ..gallery import output_key, thumbnail_data_uri
+from ..images import thumbnail_data_uri
 from ..inputs import InputImage
-from ..prediction import OutputImage, Prediction
+from ..prediction import OutputImage, Prediction, output_key
 from ..request import KontextRequest
 from ..store import Store
 

@@ -16,12 +16,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
 from ..contract import SEED_MAX, Status
+from ..display import widget_row
 from ..engine.cells import CellLike, CellOutcome, describe_error
 from ..engine.runner import Runner
 from ..engine.single import MAX_COMPARE, Plan, Settings, plan_run, resolve_first_ratio
 from ..errors import InvalidRequestError, Problem
-from ..gallery import output_key, thumbnail_data_uri, widget_row
-from ..prediction import OutputImage, Prediction
+from ..images import thumbnail_data_uri
+from ..prediction import OutputImage, Prediction, output_key
 from ..request import LocalImage
 from ..store import Store
 from .host import Host, show_problems, touch

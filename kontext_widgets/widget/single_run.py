@@ -18,8 +18,8 @@ from ..engine.cells import CellOutcome, describe_error
 from ..engine.progress import Progress
 from ..engine.single import Plan
 from ..errors import KontextError, TaskFailedError
-from ..gallery import Pending, TileState, differing_labels
-from ..prediction import Prediction
+from ..labels import differing_labels
+from ..prediction import Pending, Prediction, TileState
 from ..request import KontextRequest
 
 __all__ = ["Job", "SingleRun"]

@@ -16,9 +16,11 @@ from ..engine.cells import CellOutcome, describe_error
 from ..engine.runner import Runner
 from ..engine.single import ratio_of_url
 from ..errors import InvalidRequestError, Problem
-from ..gallery import grid_html, output_key, thumbnail_data_uri
+from ..images import thumbnail_data_uri
+from ..prediction import output_key
 from ..store import Store
 from ..sweeps.api import expected_task_seconds
+from ..sweeps.grid import grid_html
 from ..sweeps.plan import BudgetExceededError
 from ..sweeps.results import SweepResult
 from .host import Host, refuse, touch

@@ -33,7 +33,7 @@ from kontext_widgets.contract import MODEL, RESULT_PATH, SUBMIT_PATH
 from kontext_widgets.store import Store
 
 from ..conftest import MakeSimulator, png_bytes
-from ..test_hardening_hostile import tiny_server
+from ..hardening.test_hostile import tiny_server
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02, max_retry_after_s=0.05)
 RESULT_ROUTE = RESULT_PATH.format(id="{id}")

@@ -158,7 +158,7 @@ async def test_faults_leave_every_cell_done_or_failed_none_twice(
 async def test_a_submit_in_doubt_is_settled_by_the_history(
     simulator: Any, tmp_path: Path, created_before_crash: bool
 ) -> None:
-    from kontext_widgets.sweeps.runner import task_key
+    from kontext_widgets.engine.cells import task_key
 
     plan = plan_sweep(prompt="x", images=[png_bytes()], seed=[1, 2])
     store = Store(tmp_path)

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 import kontext_widgets
-from kontext_widgets import endpoint
+from kontext_widgets.client import endpoint
 from kontext_widgets.simulator import SimulatorConfig, serve
 from kontext_widgets.simulator.config import STATE_DIR_ENV
 from kontext_widgets.simulator.server import RunningSimulator

@@ -1,9 +1,8 @@
-"""Widgets on the test's simulator, and a store of each test's own (never the checkout's)."""
+"""Widgets on the test's simulator (each test's own store comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +11,6 @@ from kontext_widgets import Client
 from kontext_widgets.simulator import SimulatorServer
 
 from .helpers import FAST_RETRY, Recording, WidgetFactory
-
-
-@pytest.fixture(autouse=True)
-def _own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KONTEXT_WIDGETS_STORE", str(tmp_path / "default-store"))
 
 
 @pytest.fixture

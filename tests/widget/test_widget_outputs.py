@@ -18,7 +18,7 @@ from PIL import Image
 
 import kontext_widgets as kw
 from kontext_widgets import Client, InvalidRequestError, KontextWidget
-from kontext_widgets.gallery import html_row
+from kontext_widgets.display import html_row
 from kontext_widgets.history import HistoryStep
 from kontext_widgets.simulator import SimulatorServer
 

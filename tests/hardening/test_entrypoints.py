@@ -32,7 +32,7 @@ from kontext_widgets.cli import main
 from kontext_widgets.contract import ASPECT_RATIOS
 from kontext_widgets.simulator import SimulatorServer
 
-from .conftest import png_bytes
+from ..conftest import png_bytes
 
 PERSON = str(samples.path("person"))
 FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

@@ -34,12 +34,13 @@ from kontext_widgets import (
     RetryPolicy,
     Status,
 )
-from kontext_widgets.contract import ASPECT_RATIOS, REQUEST_FIELDS, RESULT_PATH, SUBMIT_PATH
+from kontext_widgets.contract import ASPECT_RATIOS, RESULT_PATH, SUBMIT_PATH
 from kontext_widgets.errors import Problem
+from kontext_widgets.fields import REQUEST_FIELDS
 from kontext_widgets.payload import check_payload
 from kontext_widgets.simulator import SimulatorConfig, SimulatorServer, directives
 
-from .conftest import png_bytes
+from ..conftest import png_bytes
 
 FIELDS = ("prompt", "images", "seed", "guidance_scale", "aspect_ratio", "enable_sync_mode")
 #: An int whose repr() raises ValueError in Python 3.11+ (built lazily: hypothesis reprs a just()).

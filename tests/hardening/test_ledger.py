@@ -26,7 +26,7 @@ from kontext_widgets import InvalidRequestError, KontextRequest
 from kontext_widgets.inputs import InputList
 from kontext_widgets.widget.messages import dispatch
 
-from .conftest import MakeSimulator
+from ..conftest import MakeSimulator
 
 PASSWORD = "hunter2-Sup3rSecret"
 PERSON = str(kw.samples.path("person"))

@@ -24,9 +24,9 @@ from kontext_widgets import Prediction, ProtocolError, Store
 from kontext_widgets.contract import UPLOAD_BINARY_PATH, UPLOAD_TICKET_PATH
 from kontext_widgets.simulator import SimulatorConfig, SimulatorServer, serve
 
-from .conftest import png_bytes
+from ..conftest import png_bytes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "kontext_widgets"
 SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 

@@ -21,11 +21,12 @@ from aiohttp import web
 
 import kontext_widgets as kw
 from kontext_widgets import Client, RetryPolicy
+from kontext_widgets.engine.cells import CellOutcome, task_key
+from kontext_widgets.engine.progress import SweepProgress
 from kontext_widgets.simulator import SimulatorConfig, SimulatorServer
-from kontext_widgets.sweeps.runner import CellOutcome, SweepProgress, task_key
 
-from .conftest import png_bytes
-from .test_hardening_hostile import tiny_server
+from ..conftest import png_bytes
+from .test_hostile import tiny_server
 
 #: Peak of Python allocations (tracemalloc: the client, the sweep and the simulator's
 #: thread, all in this process) allowed for the 500-cell sweep.

@@ -38,14 +38,15 @@ from kontext_widgets import (
     Timeouts,
 )
 from kontext_widgets.contract import BALANCE_PATH, RESULT_PATH, SUBMIT_PATH, UPLOAD_BINARY_PATH
-from kontext_widgets.gallery import StripItem, html_row, strip_html, thumbnail_data_uri
+from kontext_widgets.display import StripItem, html_row, strip_html
+from kontext_widgets.engine.cells import CellOutcome
+from kontext_widgets.images import thumbnail_data_uri
 from kontext_widgets.prediction import OutputImage
 from kontext_widgets.simulator import SimulatorServer
 from kontext_widgets.sweeps import SweepResult, plan_sweep
-from kontext_widgets.sweeps.runner import CellOutcome
 
-from .conftest import MakeSimulator, png_bytes
-from .test_hardening_hostile import tiny_server
+from ..conftest import MakeSimulator, png_bytes
+from .test_hostile import tiny_server
 
 SECRET = "kwtest_Zq8vX3_the_key_that_must_never_leak_7f41c2"
 FAST = RetryPolicy(attempts=2, base_s=0.005, cap_s=0.01, max_retry_after_s=0.01)

@@ -34,12 +34,13 @@ from kontext_widgets import (
     SubmitOutcomeUnknownError,
     Timeouts,
 )
-from kontext_widgets.client import MAX_OUTPUT_PIXELS, _redirect_target
+from kontext_widgets.client import MAX_OUTPUT_PIXELS
+from kontext_widgets.client.redirects import next_hop as _redirect_target
 from kontext_widgets.contract import RESULT_PATH, SUBMIT_PATH
+from kontext_widgets.engine.cells import task_key
 from kontext_widgets.simulator import SimulatorServer
-from kontext_widgets.sweeps.runner import task_key
 
-from .conftest import MakeSimulator, png_bytes
+from ..conftest import MakeSimulator, png_bytes
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02, max_retry_after_s=0.02)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
