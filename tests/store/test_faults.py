@@ -15,7 +15,7 @@ import pytest
 import kontext_widgets as kw
 from kontext_widgets import StoreError
 from kontext_widgets.store import Store
-from kontext_widgets.store_guard import store_error
+from kontext_widgets.store.guard import store_error
 
 PERSON = kw.samples.path("person")
 CLI = [sys.executable, "-c", "import sys; from kontext_widgets.cli import main; sys.exit(main())"]

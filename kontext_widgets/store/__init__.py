@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .store_guard import Claim, check_layout, guard
+from .guard import Claim, check_layout, guard
 
 #: Where the store lives unless a directory is given: ``KONTEXT_WIDGETS_STORE`` or this,
 #: relative to the working directory (beside the notebook, where people look for results).
