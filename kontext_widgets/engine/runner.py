@@ -233,7 +233,8 @@ class Runner:
         base = CellOutcome(cell.index, dict(cell.coords), "failed")
         prediction_id = record.prediction_id if record and record.state == "submitted" else None
         created: Prediction | None = None
-        cached = False
+        # A task submitted earlier (by a run that died, or another process) is not paid now.
+        cached = prediction_id is not None
         try:
             if record is not None and record.state == "completed" and not fresh:
                 return await self._download_again(cell, key, record, base)
