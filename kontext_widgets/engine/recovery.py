@@ -48,9 +48,35 @@ from ..errors import KontextError
 from ..prediction import Prediction
 from ..store import Store, TaskRecord
 
-__all__ = ["CLOCK_SKEW_S", "Candidate", "decide", "inputs_match", "recover_interrupted_submits"]
+__all__ = [
+    "CLOCK_SKEW_S",
+    "EXPIRED",
+    "FILES_GONE",
+    "IN_DOUBT",
+    "Candidate",
+    "decide",
+    "inputs_match",
+    "recover_interrupted_submits",
+]
 
 log = logging.getLogger("kontext_widgets")
+
+#: The reason a cell in doubt is reported failed ("unknown"); also recorded, so a rerun with
+#: ``retry_failed=True`` is what sends it again.
+IN_DOUBT = (
+    "unknown: interrupted while submitting, and the service's history cannot show whether "
+    "this request made a task (see kontext_widgets.engine.recovery for what is compared); "
+    "check your prediction history, then rerun with retry_failed=True to submit it again"
+)
+EXPIRED = (
+    "expired: the image files of this cell are gone from the store and the service no "
+    "longer keeps prediction {id} (predictions are kept 7 days); rerun with fresh=True to "
+    "pay for a new image"
+)
+FILES_GONE = (
+    "the image files of this cell are gone from the store and no prediction id was "
+    "recorded to fetch them again; rerun with fresh=True to pay for a new image"
+)
 
 #: Clock difference tolerated between our submit time and the service's ``created_at``.
 CLOCK_SKEW_S = 120.0

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..client import Client
 from ..contract import Status
@@ -30,7 +30,7 @@ from ..request import KontextRequest
 from ..store import Store, TaskRecord
 from .cells import CellLike, CellOutcome, PlanLike, task_key
 from .progress import OnProgress, Progress
-from .recovery import recover_interrupted_submits
+from .recovery import EXPIRED, FILES_GONE, IN_DOUBT, recover_interrupted_submits
 
 __all__ = ["OnCellDone", "Runner"]
 
@@ -40,20 +40,6 @@ log = logging.getLogger("kontext_widgets")
 #: report (e.g. with thumbnails made, or the prediction read back from the store).
 OnCellDone = Callable[[CellLike, CellOutcome], Awaitable[CellOutcome]]
 
-_IN_DOUBT = (
-    "unknown: interrupted while submitting, and the service's history cannot show whether "
-    "this request made a task (see kontext_widgets.engine.recovery for what is compared); "
-    "check your prediction history, then rerun with retry_failed=True to submit it again"
-)
-_EXPIRED = (
-    "expired: the image files of this cell are gone from the store and the service no "
-    "longer keeps prediction {id} (predictions are kept 7 days); rerun with fresh=True to "
-    "pay for a new image"
-)
-_FILES_GONE = (
-    "the image files of this cell are gone from the store and no prediction id was "
-    "recorded to fetch them again; rerun with fresh=True to pay for a new image"
-)
 #: Seconds between tries of a claim another process holds.
 _CLAIM_POLL_S = 0.05
 
@@ -140,7 +126,7 @@ class Runner:
             if outcome is None:
                 async with slots:
                     outcome = await self._timed(
-                        cell, key, record, fresh, progress, position, report
+                        cell, key, record, _Asked(fresh, key in safe), progress, position, report
                     )
             outcome = await self._done(cell, outcome)
             progress.count(outcome)
@@ -164,7 +150,7 @@ class Runner:
         cell: CellLike,
         key: str,
         record: TaskRecord | None,
-        fresh: bool,
+        asked: _Asked,
         progress: Progress,
         position: int,
         report: Callable[[int, CellOutcome], None],
@@ -178,7 +164,7 @@ class Runner:
             report(position, replace(running, prediction_id=prediction_id))
 
         try:
-            return await self._execute(cell, key, record, fresh, progress, submitted)
+            return await self._execute(cell, key, record, asked, progress, submitted)
         finally:
             progress.running -= 1
             progress.finished_durations.append(time.monotonic() - started)
@@ -213,10 +199,15 @@ class Runner:
         if record.state == "failed" and not retry_failed:
             return replace(base, state="failed", error=record.error, code=record.code, cached=True)
         if record.state == "submitting" and record.task_key not in safe_to_resubmit:
-            if retry_failed:
-                return None  # the person asked to submit again what stayed in doubt
-            return replace(base, state="failed", error=_IN_DOUBT, cached=True)
+            if self.store.claimed_elsewhere(record.task_key):
+                return None  # a live process is submitting it: wait for its claim, re-read
+            return self._in_doubt(record.task_key, base)
         return None
+
+    def _in_doubt(self, key: str, base: CellOutcome) -> CellOutcome:
+        """'unknown': recorded as failed, so only a rerun with retry_failed=True sends it again."""
+        self.store.failed(key, IN_DOUBT, None)
+        return replace(base, state="failed", error=IN_DOUBT, cached=True)
 
     def _have(self, sha: str) -> bool:
         return self.store.image_path(sha).exists()
@@ -226,7 +217,7 @@ class Runner:
         cell: CellLike,
         key: str,
         record: TaskRecord | None,
-        fresh: bool,
+        asked: _Asked,
         progress: Progress,
         submitted: Callable[[str], None],
     ) -> CellOutcome:
@@ -236,10 +227,10 @@ class Runner:
         # A task submitted earlier (by a run that died, or another process) is not paid now.
         cached = prediction_id is not None
         try:
-            if record is not None and record.state == "completed" and not fresh:
+            if record is not None and record.state == "completed" and not asked.fresh:
                 return await self._download_again(cell, key, record, base)
             if prediction_id is None:
-                made = await self._submit(cell, key, record, progress)
+                made = await self._submit(cell, key, record, asked, progress)
                 if isinstance(made, TaskRecord):  # another process settled it meanwhile
                     settled = await self._elsewhere(cell, key, made, base)
                     if settled is not None:
@@ -276,17 +267,19 @@ class Runner:
         """A completed cell whose image files are gone: fetched again by its id, never re-paid."""
         base = replace(base, prediction_id=record.prediction_id, simulated=record.simulated)
         if record.prediction_id is None:
-            return replace(base, error=_FILES_GONE, cached=True)
+            return replace(base, error=FILES_GONE, cached=True)
         try:
             prediction = await self.client.get(record.prediction_id)
         except PredictionNotFoundError:
-            return replace(base, error=_EXPIRED.format(id=record.prediction_id), cached=True)
+            return replace(base, error=EXPIRED.format(id=record.prediction_id), cached=True)
         return await self._finish(cell, key, prediction, cached=True)
 
     async def _elsewhere(
         self, cell: CellLike, key: str, record: TaskRecord, base: CellOutcome
     ) -> CellOutcome | None:
         """What another process made of this cell; None when its task must still be polled."""
+        if record.state == "submitting":  # its submitter died mid-submit (we hold the claim)
+            return self._in_doubt(key, replace(base, simulated=record.simulated))
         outcome = self._from_store(cell, record, False, False, set())
         if outcome is not None:
             return outcome
@@ -295,7 +288,12 @@ class Runner:
         return None  # 'submitted': polled by its id, like a cell resumed after a crash
 
     async def _submit(
-        self, cell: CellLike, key: str, record: TaskRecord | None, progress: Progress
+        self,
+        cell: CellLike,
+        key: str,
+        record: TaskRecord | None,
+        asked: _Asked,
+        progress: Progress,
     ) -> Prediction | TaskRecord:
         """Upload, claim the cell, re-read it, record the intent, submit once, record the id.
 
@@ -311,7 +309,8 @@ class Runner:
             await asyncio.sleep(_CLAIM_POLL_S)
         try:
             current = self.store.task(key)
-            if _changed(record, current):
+            in_doubt = current is not None and current.state == "submitting"
+            if _changed(record, current) or (in_doubt and not asked.may_resubmit):
                 assert current is not None
                 return current
             if sync:
@@ -361,6 +360,14 @@ class Runner:
         shas = [self.store.put_image(image.data) for image in downloaded.images]
         self.store.completed(key, prediction.id, shas)
         return replace(base, state="done", outputs=tuple(shas), prediction=downloaded)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What this run may do to one cell: pay for new images, resubmit a settled submit."""
+
+    fresh: bool
+    may_resubmit: bool
 
 
 def _changed(before: TaskRecord | None, now: TaskRecord | None) -> bool:

@@ -121,7 +121,8 @@ class Claim:
         """Take the claim if no one holds it; False when another holder has it."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        with guard(self.path.parent.parent):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if not _lock(fd):
             os.close(fd)
             return False

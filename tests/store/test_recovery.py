@@ -8,6 +8,7 @@ against the simulator over TCP.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from dataclasses import replace
@@ -210,3 +211,41 @@ async def test_an_unknown_submit_is_reported_and_not_resubmitted(
     assert outcome.error.startswith("unknown:")
     assert "retry_failed=True" in outcome.error
     assert server.stats()["tasks_created"] == 2  # nothing more was paid for
+
+
+async def test_a_cell_another_process_is_submitting_is_waited_for_not_called_unknown(
+    make_simulator: MakeSimulator, tmp_path: Path
+) -> None:
+    """Seen 'submitting' while its claim is held: the run waits for the claim, then re-reads."""
+    server = make_simulator(latency_s=0.0)
+    store = Store(tmp_path)
+    plan = plan_sweep(prompt="make it night", images=[PERSON], seed=[1])
+    async with kw.Client(base_url=server.url) as client:
+        cell = plan.cells[0]
+        key = task_key(cell, client)
+        url = await client.upload(PERSON)
+        sending = replace(cell.request, images=(url,), enable_sync_mode=False)
+        claim = store.claim(key)  # another holder (its own descriptor, as another process)
+        assert claim.acquire()
+        store.begin_submit(key, {}, simulated=True, sent=sending.payload())
+
+        async def the_other_submit_answers() -> None:
+            await asyncio.sleep(0.3)
+            created = await client.submit(sending)
+            store.submitted(key, created.id)
+            claim.release()
+
+        other = asyncio.ensure_future(the_other_submit_answers())
+        result = await sweep(
+            prompt="make it night",
+            images=[PERSON],
+            seed=[1],
+            client=client,
+            store=store,
+            progress=False,
+        )
+        await other
+    [outcome] = result.outcomes
+    assert outcome.state == "done"
+    assert outcome.cached  # paid by the other holder, not by this run
+    assert server.stats()["tasks_created"] == 1
