@@ -28,8 +28,11 @@ The decision, per in-doubt cell:
   may be submitted again;
 * none matches but some candidate has no ``input`` (the history cannot decide), the history
   could not be read, or the cell's sent body was not recorded while candidates exist:
-  "unknown" — the cell is reported failed with a message asking the user to check the
-  history and rerun with ``retry_failed=True``; it is never resubmitted on its own.
+  "unknown" — the cell is reported (and recorded) failed with :data:`IN_DOUBT`, asking the
+  user to check the history; only a rerun with ``retry_failed=True`` sends it again.
+
+A cell seen ``submitting`` while another process holds its claim is not in doubt: the run
+waits for the claim and re-reads the record (see :mod:`kontext_widgets.store.guard`).
 """
 
 from __future__ import annotations
