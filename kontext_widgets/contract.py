@@ -40,6 +40,8 @@ MAX_UPLOAD_BYTES: Final = 20 * 1024 * 1024
 SYNC_MODE_TIMEOUT_S: Final = 90.0
 #: The docs advise polling about this often; our schedule never waits longer.
 ADVISED_POLL_INTERVAL_S: Final = 2.0
+#: Predictions and their outputs are deleted after this many days ("what are predictions" docs).
+RETENTION_DAYS: Final = 7
 
 
 class Status(str, Enum):

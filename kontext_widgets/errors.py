@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .contract import API_KEY_ENV, Code
+from .contract import API_KEY_ENV, RETENTION_DAYS, Code
 
 
 class KontextError(Exception):
@@ -97,11 +97,22 @@ class ParameterRejectedError(ServiceError):
 
 
 class PredictionNotFoundError(ServiceError):
-    """HTTP 404: the service knows no prediction with this id."""
+    """HTTP 404: the service knows no prediction with this id (never made, or expired).
+
+    >>> print(PredictionNotFoundError("abc"))  # doctest: +NORMALIZE_WHITESPACE
+    no prediction with id 'abc' (HTTP 404): the id is unknown or the prediction has expired
+    (the service deletes predictions and their outputs after 7 days); images already
+    downloaded stay in the store
+    """
 
     def __init__(self, prediction_id: str) -> None:
         self.prediction_id = prediction_id
-        super().__init__(f"no prediction with id {prediction_id!r} (HTTP 404)", status=404)
+        super().__init__(
+            f"no prediction with id {prediction_id!r} (HTTP 404): the id is unknown or the "
+            f"prediction has expired (the service deletes predictions and their outputs after "
+            f"{RETENTION_DAYS} days); images already downloaded stay in the store",
+            status=404,
+        )
 
 
 class OutputUnavailableError(ServiceError):

@@ -49,7 +49,9 @@ class Runner:
 
     ``sync_mode=True`` sends a cell's ``enable_sync_mode`` as it is (the single-mode
     switch); otherwise every submit is asynchronous, so each task id is recorded the
-    moment it exists.
+    moment it exists. ``keep_images=True`` leaves each downloaded prediction (its image
+    bytes) on the cell's outcome, for a caller that shows them at once; otherwise the
+    bytes are only in the store, so a sweep's memory does not grow with its cells.
 
     >>> import asyncio, tempfile, kontext_widgets as kw
     >>> from kontext_widgets.sweeps.plan import plan_sweep
@@ -71,6 +73,7 @@ class Runner:
         on_progress: OnProgress | None = None,
         on_cell_done: OnCellDone | None = None,
         sync_mode: bool = False,
+        keep_images: bool = False,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(
@@ -82,6 +85,7 @@ class Runner:
         self.on_progress = on_progress
         self.on_cell_done = on_cell_done
         self.sync_mode = sync_mode
+        self.keep_images = keep_images
         self._submitting = asyncio.Lock()
 
     async def run(
@@ -359,7 +363,8 @@ class Runner:
         downloaded = await self.client.download_outputs(prediction)
         shas = [self.store.put_image(image.data) for image in downloaded.images]
         self.store.completed(key, prediction.id, shas)
-        return replace(base, state="done", outputs=tuple(shas), prediction=downloaded)
+        kept = downloaded if self.keep_images else None
+        return replace(base, state="done", outputs=tuple(shas), prediction=kept)
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ class Runs:
             on_progress=run.on_progress,
             on_cell_done=cell_done,
             sync_mode=True,  # the Sync mode switch is sent as it is
+            keep_images=True,  # the row shows them at once, without reading the store
         )
 
     def _result(self, run: SingleRun) -> list[Prediction]:

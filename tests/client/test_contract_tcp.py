@@ -1,7 +1,8 @@
 """Issue 12 over real TCP: polling etiquette, every status, markers, redaction, bounded answers.
 
-The simulator answers where it can; tiny aiohttp apps stand in for what it does not do
-(statuses ``cancelled``/``timeout``/``deleted``, a 5004 inside ``data``, echoing the key).
+Tiny aiohttp apps stand in where a test needs an answer the simulator never gives (a key echoed
+back, over-size answers); tests/client/test_simulator_statuses_tcp.py runs the statuses against
+the simulator.
 """
 
 from __future__ import annotations
