@@ -10,7 +10,7 @@ import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .contract import API_KEY_ENV, RETENTION_DAYS, Code
 
@@ -31,12 +31,34 @@ class Problem:
     #: how to show the value when its repr would mislead (e.g. "6 images")
     shown: str = ""
 
+    def plain(self) -> str:
+        """How the widget says it: what to do when the value is simply empty, else ``str()``.
+
+        >>> Problem("prompt", "  ", "expected a non-empty edit instruction (a string)").plain()
+        'prompt: write an edit instruction first'
+        >>> Problem("seed", "x", "expected an integer").plain()
+        "seed: 'x' is not allowed; expected an integer"
+        """
+        todo = _WHEN_EMPTY.get(self.field)
+        if todo and (
+            self.value is None or (isinstance(self.value, str) and not self.value.strip())
+        ):
+            return f"{self.field}: {todo}"
+        return str(self)
+
     def __str__(self) -> str:
         if self.code == Code.MISSING_PARAMETER:
             return f"{self.field}: missing; {self.allowed}"
         return (
             f"{self.field}: {self.shown or _short_repr(self.value)} is not allowed; {self.allowed}"
         )
+
+
+#: What to do about a field left empty, in the words of someone at the widget.
+_WHEN_EMPTY: Final = {
+    "prompt": "write an edit instruction first",
+    "sweep_prompts": "write an edit instruction first",
+}
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

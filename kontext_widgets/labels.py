@@ -9,7 +9,7 @@ the axis values that place a cell. All of them word a value the same way
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._text import plural, shorten
@@ -22,6 +22,8 @@ __all__ = [
     "LABEL_FIELDS",
     "SIMULATED_NOTE",
     "Labelled",
+    "axes_words",
+    "axis_name",
     "differing_fields",
     "differing_labels",
     "format_field",
@@ -151,3 +153,37 @@ def request_lines(request: KontextRequest | None) -> list[str]:
         return []
     described = request.describe()
     return [format_field(f, described.get(f), _NO_LIMIT) for f in LABEL_FIELDS]
+
+
+#: How an axis reads in plain words: (one, many).
+_AXIS_NOUNS: Final[dict[str, tuple[str, str]]] = {
+    "prompt": ("prompt", "prompts"),
+    "seed": ("seed", "seeds"),
+    "guidance_scale": ("guidance value", "guidance values"),
+    "aspect_ratio": ("aspect ratio", "aspect ratios"),
+    "images": ("image set", "image sets"),
+}
+
+
+def axis_name(name: str) -> str:
+    """An axis in plain words (``aspect_ratio`` is "aspect ratio").
+
+    >>> axis_name("aspect_ratio"), axis_name("guidance_scale"), axis_name("seed")
+    ('aspect ratio', 'guidance', 'seed')
+    """
+    return "guidance" if name == "guidance_scale" else _AXIS_NOUNS.get(name, (name, ""))[0]
+
+
+def axes_words(axes: Mapping[str, Sized]) -> str:
+    """The axes of a sweep in plain words, e.g. "2 prompts × 4 seeds".
+
+    >>> axes_words({"aspect_ratio": ["1:1", "16:9"], "seed": [1]})
+    '2 aspect ratios × 1 seed'
+    >>> axes_words({})
+    'no axes'
+    """
+    parts = []
+    for name, values in axes.items():
+        one, many = _AXIS_NOUNS.get(name, (name.replace("_", " "), name.replace("_", " ") + "s"))
+        parts.append(plural(len(values), one, many))
+    return " × ".join(parts) or "no axes"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 #: Text each notebook's outputs must contain (beyond running without an error).
 EXPECTED: dict[str, list[str]] = {
-    "01_quickstart.ipynb": ["SIMULATED", "seed 1", "seed 2", "seed 3", "completed"],
+    "01_quickstart.ipynb": ["SIMULATED", "seed 1", "seed 2", "seed 3", "completed", "3 of 3 done"],
     "02_seed_comparison.ipynb": [
         "SIMULATED",
         "4 of 4 done",
@@ -43,10 +44,10 @@ EXPECTED: dict[str, list[str]] = {
         "seed=2,",
     ],
     "04_parameter_sweep.ipynb": [
-        "12 cells (guidance_scale × 3, seed × 4); cost $0.48; about 24 s at concurrency 4",
+        "12 cells (3 guidance values × 4 seeds); cost $0.48; about 24 s at concurrency 4",
         "SIMULATED",
         "24 of 24 cells done, 0 failed, 0 from the store",
-        "columns: seed · rows: aspect_ratio × guidance_scale",
+        "columns: seed · rows: aspect ratio × guidance",
         "16:9 · guidance 3.5",
         "24 of 24 cells done, 0 failed, 24 from the store",
         "24 images",
@@ -119,7 +120,9 @@ def test_notebook_runs_without_errors(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["02_seed_comparison.ipynb", "03_successive_edits.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["01_quickstart.ipynb", "02_seed_comparison.ipynb", "03_successive_edits.ipynb"]
+)
 def test_the_widget_is_displayed(name: str, executed: dict[str, nbformat.NotebookNode]) -> None:
     first_code = next(c for c in executed[name].cells if c.cell_type == "code")
     assert any(WIDGET_VIEW in out.get("data", {}) for out in first_code.outputs)
@@ -139,3 +142,23 @@ def test_committed_notebooks_are_clean(name: str) -> None:
     assert set(nb.metadata) <= {"kernelspec", "language_info"}
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert raw.endswith("\n")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_notebook_closes_its_widget_or_renders_dollars_as_math(name: str) -> None:
+    """ "Run All" leaves the widget usable; JupyterLab reads "$0.04 … $0.12" as LaTeX."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "w.close()" not in code
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            unescaped = [m.start() for m in re.finditer(r"(?<!\\)\$", cell.source)]
+            assert unescaped == [], f"unescaped $ in {cell.source[:60]!r}"
+
+
+def test_the_quickstart_opens_with_the_widget_comparing_three_seeds() -> None:
+    nb = nbformat.read(NOTEBOOKS / "01_quickstart.ipynb", as_version=4)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "kw.KontextWidget(" in first_code.source
+    assert "seeds=[1, 2, 3]" in first_code.source
+    assert first_code.source.rstrip().endswith("\nw")  # shown by the cell itself

@@ -8,7 +8,12 @@ import type { Viewer } from "./viewer";
 
 type Act = "open" | "compare" | "download" | "copy" | "use";
 
-function actions(out: RowOutput, withLabel: boolean): HTMLElement {
+// "run 2" / "sweep 1" from a row's title ("SIMULATED (…) · Run 2 · …", "Sweep 1: …"): the
+// buttons of two runs' "seed 7" must not share a name.
+const runName = (title: string): string =>
+  (/(?:^|· )((?:Run|Sweep) \d+)(?= ·|:|$)/.exec(title)?.[1] ?? "").toLowerCase();
+
+function actions(out: RowOutput, withLabel: boolean, run: string): HTMLElement {
   const b = (act: Act, text: string, name: string, title: string): HTMLButtonElement =>
     button(text, {
       "aria-label": name,
@@ -17,12 +22,12 @@ function actions(out: RowOutput, withLabel: boolean): HTMLElement {
       "data-key": out.key,
       "data-fk": `${act}:${out.key}`,
     });
-  const L = out.label;
+  const L = run ? `${out.label} of ${run}` : out.label;
   return h(
     "div",
     { class: "kw-actions", role: "group", "aria-label": `Actions for ${L}` },
     // No <span>s: ipyplot's CSS stretches every span inside a tile over the whole tile.
-    withLabel ? h("b", { class: "kw-actlabel" }, L) : null,
+    withLabel ? h("b", { class: "kw-actlabel" }, out.label) : null,
     b("open", "Open", `Open ${L} full size`, "Open full size"),
     b("compare", "Compare", `Compare ${L} with first input`, "Compare with the first input image"),
     b("download", "Download", `Download ${L}`, "Download the full-size image"),
@@ -41,8 +46,9 @@ function rowElement(row: Row): HTMLElement {
     const anchor = body.querySelector(`[data-kw-output="${CSS.escape(out.key)}"]`);
     // Next to the marker, but outside the tile's label heading (buttons inside a heading
     // would become part of it for screen readers).
-    if (anchor) (anchor.closest("h1,h2,h3,h4,h5,h6") ?? anchor).after(actions(out, false));
-    else fallback.append(actions(out, true));
+    const run = runName(row.title);
+    if (anchor) (anchor.closest("h1,h2,h3,h4,h5,h6") ?? anchor).after(actions(out, false, run));
+    else fallback.append(actions(out, true, run));
   }
   fallback.hidden = !fallback.childElementCount;
   return h(

@@ -26,14 +26,17 @@ export function history(ctx: Ctx): HTMLElement {
     const steps = readHistory(ctx.get("history"));
     el.hidden = steps.length === 0;
     setText(count, `${steps.length} step${steps.length === 1 ? "" : "s"}`);
+    // Parents by step ("step 1 · seed 7"), not by output key; an input picture keeps its name.
+    const byKey = new Map(steps.map((s) => [s.key, s.label || s.key]));
     strip.replaceChildren(
       ...steps.map((s, i) => {
         const seed = s.seed === null ? "" : `seed ${s.seed}`;
+        const from = s.parents.map((p) => byKey.get(p) ?? p).join(", ");
         return h(
           "li",
           {
             class: "kw-step",
-            title: [s.prompt, seed, s.parents.length ? `from ${s.parents.join(", ")}` : ""]
+            title: [s.prompt, seed, from ? `from ${from}` : ""]
               .filter(Boolean)
               .join("\n"),
           },
@@ -50,6 +53,7 @@ export function history(ctx: Ctx): HTMLElement {
               h("strong", {}, s.label || s.key),
               s.prompt ? h("span", { class: "kw-prompt" }, s.prompt) : null,
               seed && !s.label.includes(seed) ? h("span", { class: "kw-hint" }, seed) : null,
+              from ? h("span", { class: "kw-hint kw-from" }, `from ${from}`) : null,
             ),
           ),
         );

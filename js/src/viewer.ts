@@ -142,6 +142,15 @@ export class Viewer {
           .ask<FullAnswer>({ type: "fetch_input", index: 0 }, "the first input image")
           .then(({ answer, buffers }) => this.image(answer, buffers, keep)),
       ]);
+      // Different shapes (a 3:4 input, a 16:9 result): side by side, each at its own shape,
+      // never one letterboxed inside the other's frame.
+      const [ra, rb] = await Promise.all([shapeOf(after.url), shapeOf(before.url)]);
+      if (ra && rb && Math.abs(ra / rb - 1) > 0.02) {
+        const fig = (url: string, text: string): HTMLElement =>
+          h("figure", { class: "kw-pair-fig" }, h("img", { src: url, alt: text, class: "kw-pair-img" }), h("figcaption", {}, text));
+        this.fill(token, keep, h("div", { class: "kw-pair" }, fig(before.url, "Before: the first input"), fig(after.url, `After: ${label}`)));
+        return;
+      }
       const slider = h("input", {
         type: "range",
         min: 0,
@@ -275,5 +284,17 @@ async function writeClipboard(text: string, host: HTMLElement): Promise<boolean>
   } finally {
     area.remove();
     if (active instanceof HTMLElement) active.focus();
+  }
+}
+
+/** An image's width / height once decoded (0 when it cannot be decoded). */
+async function shapeOf(url: string): Promise<number> {
+  try {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    return img.naturalHeight ? img.naturalWidth / img.naturalHeight : 0;
+  } catch {
+    return 0;
   }
 }

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import sys
 from collections.abc import Callable
@@ -66,6 +67,8 @@ def row_css(row: Row) -> str:
         f"#{rid} .kw-simulated {{color: #fff; background: #b3261e; font-weight: 700;"
         " padding: 0 5px; border-radius: 3px; letter-spacing: 0.04em;}"
         f"#{rid} .kw-failed {{color: #b3261e; font-weight: 600;}}"
+        # JupyterLab's dark themes: a lighter red keeps 4.5:1 on their dark tiles
+        f'[data-jp-theme-light="false"] #{rid} .kw-failed {{color: #e57373;}}'
         f"#{rid} .kw-label, #{rid} .kw-hook {{font-style: normal;}}"
         # ipyplot stretches every span in a tile over the whole tile (its zoom links);
         # spans the front end adds next to a hook must stay where they are.
@@ -102,7 +105,26 @@ def render(row: Row) -> str:
             "this version of ipyplot has no grid builder (ipyplot._html_helpers._create_imgs_grid);"
             " kontext-widgets was written against ipyplot 1.1.x"
         )
-    return _wrap(row, str(builder(**ipyplot_args(row))))
+    return _wrap(row, with_alt(str(builder(**ipyplot_args(row))), row))
+
+
+def with_alt(grid: str, row: Row) -> str:
+    """ipyplot's grid with each tile's alt text on its ``<img>`` (ipyplot writes none).
+
+    >>> from .tiles import Tile
+    >>> tile = Tile(src="data:,", label_html="a", text_html=None, plain="a", alt='seed "1"')
+    >>> r = Row("r", "", "", (tile,), 64, None)
+    >>> with_alt('<img src="data:,"/>', r)
+    '<img src="data:," alt="seed &quot;1&quot;"/>'
+    """
+    # ipyplot writes each tile's <img src="SRC"/> in order; SRC (a data: URI or an escaped
+    # URL) holds no quote, so the tag ends at the first '"/>' after it.
+    parts = grid.split('<img src="')
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        alt = html.escape(row.tiles[i].alt or row.tiles[i].plain) if i < len(row.tiles) else ""
+        out.append('<img src="' + part.replace('"/>', f'" alt="{alt}"/>', 1))
+    return "".join(out)
 
 
 def publish_row(row: Row) -> None:
@@ -118,4 +140,4 @@ def publish_row(row: Row) -> None:
         publish(row.header_html, row.header_plain)
         ipyplot.plot_images(**ipyplot_args(row))
         return
-    publish(_wrap(row, str(builder(**ipyplot_args(row)))), row.plain)
+    publish(_wrap(row, with_alt(str(builder(**ipyplot_args(row))), row)), row.plain)

@@ -37,6 +37,8 @@ class Tile:
     label_html: str
     text_html: str | None
     plain: str
+    #: the image's alt text (plain words); empty: ``plain``
+    alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,11 @@ def shape(px: int, aspect_ratio: str | None) -> tuple[int, int]:
 
 
 def _svg(w: int, h: int, fill: str, mark: str) -> str:
+    # A translucent fill takes on the page's colour: pale in light themes, dark in dark ones.
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"'
-        f' viewBox="0 0 {w} {h}"><rect width="{w}" height="{h}" fill="{fill}"/>{mark}</svg>'
+        f' viewBox="0 0 {w} {h}"><rect width="{w}" height="{h}" fill="{fill}"'
+        f' fill-opacity="0.18"/>{mark}</svg>'
     )
     return data_uri(svg.encode(), "image/svg+xml")
 
@@ -95,7 +99,7 @@ def placeholder_uri(px: int, aspect_ratio: str | None = None) -> str:
         f'M{cx + arm:g} {cy - arm:g}L{cx - arm:g} {cy + arm:g}" stroke="#b3261e"'
         f' stroke-width="{max(arm / 3, 2):g}" stroke-linecap="round"/>'
     )
-    return _svg(w, h, "#f4dcd9", cross)
+    return _svg(w, h, "#b3261e", cross)
 
 
 def pending_uri(px: int, aspect_ratio: str | None, state: str) -> str:
@@ -115,7 +119,7 @@ def pending_uri(px: int, aspect_ratio: str | None, state: str) -> str:
             f'<circle cx="{cx + dx * 3 * r:g}" cy="{cy:g}" r="{r:g}" fill="#8a8a8a"/>'
             for dx in (-1, 0, 1)
         )
-    return _svg(w, h, "#e8e8e8", mark)
+    return _svg(w, h, "#8a8a8a", mark)
 
 
 def check_ready(predictions: Sequence[object]) -> None:
@@ -194,6 +198,7 @@ def prediction_tiles(
                 label_html=labeller.html(key=p.id),
                 text_html=f'<strong class="kw-failed">FAILED:</strong> {html.escape(reason)}',
                 plain=f"{labeller.sim_plain}{label}: {p.id} FAILED: {reason}",
+                alt=f"{label}: failed, no image",
             )
         ]
     count = len(p.images)
@@ -235,6 +240,7 @@ def _output_tile(
         label_html=labeller.html(suffix, key),
         text_html=" · ".join(notes) or None,
         plain=" ".join([f"{labeller.sim_plain}{labeller.label}{suffix}: {p.id}", *plain_notes]),
+        alt=f"{'Simulated result' if p.simulated else 'Result'}, {labeller.label}{suffix}",
     )
 
 
@@ -252,6 +258,11 @@ def pending_tile(item: Pending, label: str, px: int) -> Tile:
         text = html.escape(words)
         plain = f"{sim_plain}{label}: {words}"
     ratio = item.request.aspect_ratio if item.request is not None else None
+    alt = f"{label}: {'failed, no image' if item.state == 'failed' else words}"
     return Tile(
-        src=pending_uri(px, ratio, item.state), label_html=label_html, text_html=text, plain=plain
+        src=pending_uri(px, ratio, item.state),
+        label_html=label_html,
+        text_html=text,
+        plain=plain,
+        alt=alt,
     )

@@ -153,7 +153,7 @@ def strip(prompt: str) -> str:
 
 
 def _code(value: str) -> int:
-    if value.isdigit() and int(value) in FAILURE_CODES:
+    if value.isascii() and value.isdigit() and int(value) in FAILURE_CODES:
         return int(value)
     known = ", ".join(str(c) for c in sorted(FAILURE_CODES))
     raise DirectiveError(f"simulator directive fail={value!r:.40}: expected one of {known}")

@@ -17,7 +17,7 @@ from ..display.tiles import SIMULATED_BADGE, Tile, hook, pending_uri, placeholde
 from ..display.tiles import Row as TileRow
 from ..engine.cells import CellOutcome
 from ..images import check_px, thumbnail_data_uri
-from ..labels import SIMULATED_NOTE
+from ..labels import SIMULATED_NOTE, axis_name
 from .layout import Axes, SweepView
 
 __all__ = ["grid_html", "show_grid"]
@@ -59,11 +59,14 @@ def grid_html(
     check_px("thumb_px", thumb_px)
     layout = result.layout(rows=rows, cols=cols)
     sim_html = f"{SIMULATED_BADGE} {html.escape(SIMULATED_NOTE)} · " if result.simulated else ""
-    across = " × ".join(layout.col_axes) or "—"
-    down = " × ".join(layout.row_axes) or "—"
+    # Plain words, and nothing said about a side with no axis (no "rows: —").
+    sides = [
+        f"{side}: {' × '.join(axis_name(a) for a in axes)}"
+        for side, axes in (("columns", layout.col_axes), ("rows", layout.row_axes))
+        if axes
+    ]
     parts = [
-        f'<h3 class="kw-title">{sim_html}{html.escape(result.summary())} · '
-        f"columns: {html.escape(across)} · rows: {html.escape(down)}</h3>"
+        f'<h3 class="kw-title">{sim_html}{html.escape(" · ".join([result.summary(), *sides]))}</h3>'
     ]
     fixed_ratio = result.plan.fixed.get("aspect_ratio")
     for r, row_label in enumerate(layout.row_labels):
@@ -73,7 +76,12 @@ def grid_html(
             key = hooks(outcome) if hooks is not None and outcome is not None else None
             col_label = layout.col_labels[c]
             label_html = html.escape(col_label) + (hook(key) if key else "")
-            tiles.append(Tile(src=src, label_html=label_html, text_html=note, plain=col_label))
+            place = ", ".join(x for x in (row_label, col_label) if x)
+            state = outcome.state if outcome is not None else "not run"
+            alt = place if state == "done" else f"{place}: {_CELL_TEXT.get(state, state)}"
+            tiles.append(
+                Tile(src=src, label_html=label_html, text_html=note, plain=col_label, alt=alt)
+            )
         header = f'<h4 class="kw-title">{html.escape(row_label)}</h4>' if row_label else ""
         row = TileRow(
             row_id=new_row_id("kw-grid"),

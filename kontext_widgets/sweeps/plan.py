@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import fields as _fields
+from .._text import plural
 from ..contract import PRICE_PER_IMAGE_USD
 from ..errors import BudgetExceededError, InvalidRequestError, Problem
 from ..grammar import MAX_VALUES, parse_range
+from ..labels import axes_words
 from ..request import KontextRequest, normalize_image
 
 #: The order axes vary in (the last varies fastest), whatever order they were given in.
@@ -68,12 +70,12 @@ class SweepPlan:
 
     def summary(self, concurrency: int, seconds_per_task: float, simulated: bool) -> str:
         """One paragraph saying what will happen and what it costs."""
-        axes = ", ".join(f"{k} × {len(v)}" for k, v in self.axes.items()) or "no axes"
+        axes = axes_words(self.axes)
         seconds = self.expected_seconds(concurrency, seconds_per_task)
         duration = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
         billed = " (simulated: nothing billed)" if simulated else ""
         return (
-            f"{len(self.cells)} cells ({axes}); cost ${self.cost_usd:.2f}{billed}; "
+            f"{plural(len(self.cells), 'cell')} ({axes}); cost ${self.cost_usd:.2f}{billed}; "
             f"about {duration} at concurrency {concurrency}"
         )
 

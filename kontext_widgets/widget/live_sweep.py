@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._text import plural
 from ..engine.cells import CellOutcome
 from ..engine.progress import Progress as SweepProgress
 from ..inputs import InputImage
+from ..labels import axes_words
 from ..store import Store
 from ..sweeps.plan import Cell, SweepPlan
 from ..sweeps.results import SweepResult
@@ -115,8 +117,8 @@ class LiveSweep:
         }
 
     def title(self) -> str:
-        what = "retry of the failed cells" if self.retry else f"{len(self.outcomes)} cells"
-        axes = ", ".join(f"{k} × {len(v)}" for k, v in self.plan.axes.items()) or "no axes"
+        what = "retry of the failed cells" if self.retry else plural(len(self.outcomes), "cell")
+        axes = axes_words(self.plan.axes)
         return f"Sweep {self.number}: {what} ({axes})"
 
     def status(self) -> str:

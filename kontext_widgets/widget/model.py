@@ -305,7 +305,7 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         >>> summary
         '4 of 4 cells done, 0 failed, 0 from the store (SIMULATED)'
         >>> plan  # doctest: +ELLIPSIS
-        '4 cells (guidance_scale × 2, seed × 2); cost $0.16 (simulated: nothing billed); ...'
+        '4 cells (2 guidance values × 2 seeds); cost $0.16 (simulated: nothing billed); ...'
         """
         retry = overrides.get("retry_failed", False)
         if not isinstance(retry, bool):

@@ -181,7 +181,7 @@ def problem_entries(problems: Sequence[Problem]) -> list[dict[str, str]]:
     entries = []
     for p in problems:
         name = "images" if p.field.startswith("images[") else renames.get(p.field, p.field)
-        entries.append({"field": name, "message": str(p)})
+        entries.append({"field": name, "message": p.plain()})
     return entries
 
 

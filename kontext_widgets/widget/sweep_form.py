@@ -305,7 +305,7 @@ def plan_line(
     >>> setup = plan_widget_sweep(SweepSettings(prompt="x", seeds="1-4", budget=0.1),
     ...                           images.items, random_seed=0)
     >>> print(plan_line(setup, seconds_per_task=8.0, simulated=False, balance=None))
-    4 cells (seed × 4); cost $0.16; about 16 s at concurrency 2 — above the budget of $0.10:
+    4 cells (4 seeds); cost $0.16; about 16 s at concurrency 2 — above the budget of $0.10:
     raise Budget (USD) or tick Allow over budget
     """
     plan = setup.plan

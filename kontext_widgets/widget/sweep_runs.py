@@ -39,6 +39,7 @@ from .sweep_form import (
     SweepSettings,
     SweepSetup,
     check_run_settings,
+    grid_axes,
     plan_line,
     plan_widget_sweep,
     with_ratio,
@@ -52,7 +53,7 @@ log = logging.getLogger("kontext_widgets")
 #: A running sweep's grid and progress are re-rendered at most this often (seconds).
 SWEEP_REFRESH_S: Final = 0.5
 #: Long side of a sweep grid's thumbnails in the gallery, in pixels.
-SWEEP_THUMB_PX: Final = 128
+SWEEP_THUMB_PX: Final = 200
 
 
 def sweep_settings(host: Host) -> SweepSettings:
@@ -114,7 +115,18 @@ class Sweeps:
         with host.hold_sync():
             host.sweep_plan = text
             host.sweep_axes = axes
+        self.relayout()
         return setup
+
+    def relayout(self) -> None:
+        """Lay the last sweep's grid out again at once when Grid rows/columns change."""
+        live = self.runs.latest
+        if not isinstance(live, LiveSweep) or live.id in self.runs.dropped:
+            return
+        rows, cols = grid_axes(list(live.plan.axes), self.host.sweep_rows, self.host.sweep_cols)
+        if (rows, cols) != (live.rows, live.cols):
+            live.rows, live.cols = rows, cols
+            self.show(live)
 
     def check(self, values: Mapping[str, Any]) -> list[Problem]:
         """Problems with ``sweep()``'s sweep trait values, as the widget would hold them."""

@@ -515,3 +515,10 @@ def test_directives_parse_or_say_what_is_wrong(prompt: str) -> None:
         return
     assert isinstance(plan, directives.Directives)
     directives.strip(prompt)
+
+
+@pytest.mark.parametrize("code", ["²", "٥٠٠٣", "5003²"])
+def test_a_failure_code_in_other_digits_is_refused_in_words(code: str) -> None:
+    # str.isdigit() is true for these: only ASCII digits name a code (found by the test above).
+    with pytest.raises(directives.DirectiveError, match="expected one of"):
+        directives.parse(f"x [simulate:fail={code}]")

@@ -50,23 +50,23 @@ async def test_the_plan_line_follows_the_axes(
     edit(w, sweep_seeds="1-4")
     assert w.sweep_plan == ""  # single mode: nothing is planned
     edit(w, mode="sweep")
-    assert w.sweep_plan.startswith("4 cells (seed × 4); cost $0.16")
+    assert w.sweep_plan.startswith("4 cells (4 seeds); cost $0.16")
     assert w.sweep_plan.endswith("at concurrency 2")
     assert w.sweep_axes == ["seed"]
 
     edit(w, sweep_prompts="make it night\n\nmake it snow\n")
     edit(w, sweep_ratios=["16:9", "1:1", "3:4"])
-    assert w.sweep_plan.startswith("24 cells (prompt × 2, aspect_ratio × 3, seed × 4); cost $0.96")
+    assert w.sweep_plan.startswith("24 cells (2 prompts × 3 aspect ratios × 4 seeds); cost $0.96")
     assert w.sweep_axes == ["prompt", "aspect_ratio", "seed"]
 
     edit(w, sweep_concurrency=4, sweep_guidance="2.0:3.0:0.5")
-    assert w.sweep_plan.startswith("72 cells (prompt × 2, aspect_ratio × 3, guidance_scale × 3")
+    assert w.sweep_plan.startswith("72 cells (2 prompts × 3 aspect ratios × 3 guidance values")
     assert "$2.88" in w.sweep_plan
     assert w.sweep_plan.endswith("at concurrency 4")
 
     # A count of seeds is that many random seeds, drawn once: re-planning shows the same ones.
     edit(w, sweep_prompts="", sweep_ratios=[], sweep_guidance="", sweep_seeds="3")
-    assert w.sweep_plan.startswith("3 cells (seed × 3)")
+    assert w.sweep_plan.startswith("3 cells (3 seeds)")
     drawn = w.sweep_plan.split("random seeds ")[1]
     assert len(drawn.split(", ")) == 3
     edit(w, sweep_budget=4.0)
@@ -84,9 +84,9 @@ async def test_planning_uses_the_images_the_widget_holds(
     w = make_widget(prompt="x", images=[copy], store=tmp_path / "store")
     copy.unlink()  # planning must not read the file again: it has the bytes
     edit(w, mode="sweep", sweep_seeds="1-2")
-    assert w.sweep_plan.startswith("2 cells (seed × 2)")
+    assert w.sweep_plan.startswith("2 cells (2 seeds)")
     edit(w, sweep_seeds="1-3")
-    assert w.sweep_plan.startswith("3 cells (seed × 3)")
+    assert w.sweep_plan.startswith("3 cells (3 seeds)")
 
 
 async def test_problems_show_in_the_plan_line_as_they_are_typed(
@@ -206,10 +206,10 @@ async def test_a_2x3_sweep_fills_a_grid_with_legends(
     page = row["html"]
     for legend in ("guidance 2", "guidance 3.5", "guidance 5", "seed 1", "seed 2"):
         assert legend in page
-    assert "columns: guidance_scale · rows: seed" in page
+    assert "columns: guidance · rows: seed" in page
     assert len(THUMB.findall(page)) == 6
     assert "<b>night" not in page  # escaped
-    assert row["title"] == "Sweep 1: 6 cells (guidance_scale × 3, seed × 2)"
+    assert row["title"] == "Sweep 1: 6 cells (3 guidance values × 2 seeds)"
     # Each done cell has its buttons' hook and a label naming its axis values.
     assert len(row["outputs"]) == 6
     for output in row["outputs"]:
@@ -441,7 +441,7 @@ async def test_scripted_sweep_sets_the_traits(
     )
     assert (w.sweep_ratios, w.sweep_concurrency, w.sweep_budget) == (["1:1", "16:9"], 3, 1.0)
     assert (w.sweep_rows, w.sweep_cols, w.sweep_allow_over_budget) == ("prompt", "seed", False)
-    assert "columns: seed · rows: prompt × aspect_ratio" in w.rows[-1]["html"]
+    assert "columns: seed · rows: prompt × aspect ratio" in w.rows[-1]["html"]
     assert {c.request.guidance_scale for c in result.plan.cells} == {3.0}
 
     # Bad overrides: nothing is set, nothing is sent.
