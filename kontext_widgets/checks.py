@@ -11,6 +11,7 @@ attaches them to the settings; :mod:`kontext_widgets.payload` re-exports them.
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -32,6 +33,18 @@ SEED_ALLOWED: Final = f"expected an integer from {SEED_MIN} to {SEED_MAX} (-1 = 
 GUIDANCE_ALLOWED: Final = f"expected a number from {GUIDANCE_MIN} to {GUIDANCE_MAX}"
 ASPECT_RATIO_ALLOWED: Final = "expected one of " + ", ".join(ASPECT_RATIOS)
 BOOL_ALLOWED: Final = "expected true or false"
+PROMPT_UTF8_ALLOWED: Final = (
+    "expected text that encodes as UTF-8 (character {position} is a lone surrogate, e.g. "
+    "from bytes that are not UTF-8)"
+)
+PROMPT_VISIBLE_ALLOWED: Final = (
+    "expected an edit instruction with visible text (it holds only control or invisible "
+    "format characters)"
+)
+URL_CREDENTIALS_ALLOWED: Final = (
+    "expected a URL without a user name or password (they would be kept in the store, "
+    "exports and displays); make the image reachable without them, or pass a local file"
+)
 
 
 def is_http_url(value: object) -> bool:
@@ -50,9 +63,45 @@ def is_http_url(value: object) -> bool:
 
 
 def check_prompt(value: object) -> Problem | None:
+    """The prompt: text that encodes as UTF-8, with something left after control characters.
+
+    >>> str(check_prompt("night\\udcff"))  # a byte argv could not decode (surrogateescape)
+    ... # doctest: +ELLIPSIS
+    "prompt: 'night\\\\udcff' is not allowed; expected text that encodes as UTF-8 ..."
+    >>> str(check_prompt("\\u200b\\x07 "))  # doctest: +ELLIPSIS
+    "prompt: '\\\\u200b\\\\x07 ' is not allowed; expected an edit instruction with visible text..."
+    """
     if not isinstance(value, str) or not value.strip():
         return Problem("prompt", value, PROMPT_ALLOWED)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return Problem("prompt", value, PROMPT_UTF8_ALLOWED.format(position=exc.start))
+    if not "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cf")).strip():
+        return Problem("prompt", value, PROMPT_VISIBLE_ALLOWED)
     return None
+
+
+def url_credentials_problem(field: str, value: object) -> Problem | None:
+    """A URL carrying ``user:password@`` is refused; the Problem shows it without them.
+
+    >>> str(url_credentials_problem("images[0]", "https://me:hunter2@example.com/a.png"))
+    ... # doctest: +ELLIPSIS
+    "images[0]: 'https://***@example.com/a.png' is not allowed; expected a URL without..."
+    >>> url_credentials_problem("images[0]", "https://example.com/a.png") is None
+    True
+    """
+    if not isinstance(value, str) or "@" not in value:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.username is None and parts.password is None:
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    shown = parts._replace(netloc=f"***@{host}").geturl()
+    return Problem(field, shown, URL_CREDENTIALS_ALLOWED)
 
 
 def check_seed(value: object) -> Problem | None:
@@ -102,11 +151,11 @@ def image_url_problems(images: object) -> list[Problem]:
     if not isinstance(images, list):
         return [Problem("images", images, IMAGES_ALLOWED)]
     problems = [p for p in [check_image_count(len(images))] if p]
-    problems += [
-        Problem(f"images[{i}]", url, IMAGE_ALLOWED)
-        for i, url in enumerate(images)
-        if not is_http_url(url)
-    ]
+    for i, url in enumerate(images):
+        if not is_http_url(url):
+            problems.append(Problem(f"images[{i}]", url, IMAGE_ALLOWED))
+        elif found := url_credentials_problem(f"images[{i}]", url):
+            problems.append(found)
     return problems
 
 

@@ -239,6 +239,21 @@ class BudgetExceededError(KontextError):
         )
 
 
+class StoreError(KontextError):
+    """The result store cannot be used: its path, what is wrong and what to do, in words.
+
+    Raised instead of a raw ``sqlite3`` or ``OSError`` traceback; results already paid for
+    stay where they are (the message says where).
+
+    >>> print(StoreError("/tmp/s", "is read-only", "make it writable"))
+    result store /tmp/s: is read-only; make it writable
+    """
+
+    def __init__(self, path: object, problem: str, advice: str) -> None:
+        self.path, self.problem, self.advice = str(path), problem, advice
+        super().__init__(f"result store {path}: {problem}; {advice}")
+
+
 class UnreadableImageError(ValueError):
     """The bytes are not an image Pillow can read (the message says how many bytes)."""
 

@@ -17,6 +17,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from ._text import shorten
+from .checks import url_credentials_problem
 from .contract import MAX_IMAGES
 from .errors import InvalidRequestError, Problem
 from .images import image_size, thumbnail_data_uri
@@ -121,6 +122,8 @@ class InputList:
             raise InvalidRequestError(
                 [Problem("images", url, ALLOWED["image"] + " (http:// or https://)")]
             )
+        if found := url_credentials_problem("images", url):
+            raise InvalidRequestError([found])  # refused: a password would be kept and shown
         return self._append_url(url, None)
 
     def add_file(self, data: bytes, name: str) -> InputImage:

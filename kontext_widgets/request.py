@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, Union
 
 from . import fields as _fields
 from . import images
-from .checks import IMAGE_ALLOWED, IMAGES_ALLOWED, check_image_count, is_http_url
+from .checks import (
+    IMAGE_ALLOWED,
+    IMAGES_ALLOWED,
+    check_image_count,
+    is_http_url,
+    url_credentials_problem,
+)
 from .contract import GUIDANCE_DEFAULT, MAX_UPLOAD_BYTES
 from .errors import ImageBombError, InvalidRequestError, Problem, UnreadableImageError
 from .payload import check_payload, check_unknown_keys
@@ -75,7 +81,7 @@ def normalize_image(value: object, field_name: str = "images[0]") -> ImageSource
     if isinstance(value, LocalImage):
         return value
     if isinstance(value, str) and is_http_url(value):
-        return value
+        return url_credentials_problem(field_name, value) or value
     if isinstance(value, str) and "://" in value:
         return Problem(field_name, value, _IMAGE_ALLOWED + " (only http and https URLs)")
     if isinstance(value, (str, os.PathLike)):
@@ -288,8 +294,12 @@ def _image_tuple_problems(images: object) -> list[Problem]:
     if not isinstance(images, tuple):
         return [Problem("images", images, IMAGES_ALLOWED + " (a tuple)")]
     count = check_image_count(len(images))
-    return ([count] if count else []) + [
-        Problem(f"images[{i}]", img, IMAGE_ALLOWED + " or a LocalImage")
-        for i, img in enumerate(images)
-        if not (isinstance(img, LocalImage) or is_http_url(img))
-    ]
+    return (
+        ([count] if count else [])
+        + [
+            Problem(f"images[{i}]", img, IMAGE_ALLOWED + " or a LocalImage")
+            for i, img in enumerate(images)
+            if not (isinstance(img, LocalImage) or is_http_url(img))
+        ]
+        + [p for i, img in enumerate(images) if (p := url_credentials_problem(f"images[{i}]", img))]
+    )

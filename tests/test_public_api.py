@@ -31,6 +31,7 @@ PUBLIC = {
     "RetryPolicy",
     "ServerError",
     "ServiceError",
+    "StoreError",  # issue 10: store trouble in words
     "Status",
     "Store",
     "SubmitOutcomeUnknownError",

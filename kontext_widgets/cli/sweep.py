@@ -97,11 +97,47 @@ def _check_run_options(options: dict[str, Any]) -> None:
         raise InvalidRequestError(problems)
 
 
+def check_out(target: Path) -> None:
+    """Refuse an ``--out`` that could not take the exports, before anything is spent.
+
+    The directory is made now (empty if the run then fails), so a name that is a file, a
+    parent that is read-only or a full disk is said before the first submit.
+
+    >>> import tempfile
+    >>> afile = Path(tempfile.mkdtemp()) / "taken"; _ = afile.write_text("x")
+    >>> check_out(afile)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kontext_widgets.errors.InvalidRequestError: --out: '...taken' is not allowed; expected a ...
+    """
+    problem = ""
+    if target.exists() and not target.is_dir():
+        problem = "it is a file"
+    else:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            probe = target / ".kontext-widgets-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            problem = f"it cannot be written: {exc.strerror or exc}"
+        blocking = [target / n for n in ("images", "contact-sheet.png", "sweep.html")]
+        wrong = [p.name for p in blocking if p.exists() and p.is_dir() != (p.name == "images")]
+        if not problem and wrong:
+            problem = f"{', '.join(wrong)} inside it is of the wrong kind (file or directory)"
+    if problem:
+        raise InvalidRequestError(
+            [Problem("--out", str(target), f"expected a directory to write into ({problem})")]
+        )
+
+
 async def _run(args: argparse.Namespace, out: TextIO) -> tuple[SweepResult, dict[str, Any]]:
     settings = _arguments(args)
     run_options = {k: settings.pop(k) for k in list(settings) if k in _RUN_KEYS}
     _check_run_options(run_options)
     plan_sweep(**settings)  # every bad value is refused here, before a client even starts
+    if run_options.get("out"):
+        check_out(Path(run_options["out"]))  # before anything is paid for
     concurrency = int(run_options.get("concurrency", 2))
     async with Client(base_url=args.base_url, max_concurrency=concurrency) as client:
         print(client.describe(), file=out)

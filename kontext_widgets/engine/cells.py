@@ -107,6 +107,8 @@ class CellOutcome:
     code: int | None = None
     #: True when the result came from the store without a new submit
     cached: bool = False
+    #: True when the offline simulator made it (kept in the store: a cached rerun says so too)
+    simulated: bool = False
     prediction: Prediction | None = field(default=None, repr=False, compare=False)
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..client import Client
 from ..contract import Status
@@ -30,7 +30,7 @@ from ..request import KontextRequest
 from ..store import Store, TaskRecord
 from .cells import CellLike, CellOutcome, PlanLike, task_key
 from .progress import OnProgress, Progress
-from .recovery import recover_interrupted_submits
+from .recovery import EXPIRED, FILES_GONE, IN_DOUBT, recover_interrupted_submits
 
 __all__ = ["OnCellDone", "Runner"]
 
@@ -40,10 +40,8 @@ log = logging.getLogger("kontext_widgets")
 #: report (e.g. with thumbnails made, or the prediction read back from the store).
 OnCellDone = Callable[[CellLike, CellOutcome], Awaitable[CellOutcome]]
 
-_IN_DOUBT = (
-    "interrupted while submitting and the service's history cannot show whether a "
-    "task was created; check your prediction history, then retry_failed=True"
-)
+#: Seconds between tries of a claim another process holds.
+_CLAIM_POLL_S = 0.05
 
 
 class Runner:
@@ -131,7 +129,9 @@ class Runner:
             outcome = self._from_store(cell, record, retry_failed or fresh, fresh, safe)
             if outcome is None:
                 async with slots:
-                    outcome = await self._timed(cell, key, record, progress, position, report)
+                    outcome = await self._timed(
+                        cell, key, record, _Asked(fresh, key in safe), progress, position, report
+                    )
             outcome = await self._done(cell, outcome)
             progress.count(outcome)
             report(position, outcome)
@@ -154,6 +154,7 @@ class Runner:
         cell: CellLike,
         key: str,
         record: TaskRecord | None,
+        asked: _Asked,
         progress: Progress,
         position: int,
         report: Callable[[int, CellOutcome], None],
@@ -167,7 +168,7 @@ class Runner:
             report(position, replace(running, prediction_id=prediction_id))
 
         try:
-            return await self._execute(cell, key, record, progress, submitted)
+            return await self._execute(cell, key, record, asked, progress, submitted)
         finally:
             progress.running -= 1
             progress.finished_durations.append(time.monotonic() - started)
@@ -194,15 +195,23 @@ class Runner:
         """The outcome the store already holds, or None when the cell needs the service."""
         if record is None:
             return None
-        base = CellOutcome(cell.index, dict(cell.coords), "done", record.prediction_id)
+        base = CellOutcome(
+            cell.index, dict(cell.coords), "done", record.prediction_id, simulated=record.simulated
+        )
         if record.state == "completed" and not fresh and all(map(self._have, record.outputs)):
             return replace(base, outputs=record.outputs, cached=True)
         if record.state == "failed" and not retry_failed:
             return replace(base, state="failed", error=record.error, code=record.code, cached=True)
         if record.state == "submitting" and record.task_key not in safe_to_resubmit:
-            self.store.failed(record.task_key, _IN_DOUBT, None)
-            return replace(base, state="failed", error=_IN_DOUBT, cached=True)
+            if self.store.claimed_elsewhere(record.task_key):
+                return None  # a live process is submitting it: wait for its claim, re-read
+            return self._in_doubt(record.task_key, base)
         return None
+
+    def _in_doubt(self, key: str, base: CellOutcome) -> CellOutcome:
+        """'unknown': recorded as failed, so only a rerun with retry_failed=True sends it again."""
+        self.store.failed(key, IN_DOUBT, None)
+        return replace(base, state="failed", error=IN_DOUBT, cached=True)
 
     def _have(self, sha: str) -> bool:
         return self.store.image_path(sha).exists()
@@ -212,25 +221,37 @@ class Runner:
         cell: CellLike,
         key: str,
         record: TaskRecord | None,
+        asked: _Asked,
         progress: Progress,
         submitted: Callable[[str], None],
     ) -> CellOutcome:
         base = CellOutcome(cell.index, dict(cell.coords), "failed")
         prediction_id = record.prediction_id if record and record.state == "submitted" else None
         created: Prediction | None = None
+        # A task submitted earlier (by a run that died, or another process) is not paid now.
+        cached = prediction_id is not None
         try:
+            if record is not None and record.state == "completed" and not asked.fresh:
+                return await self._download_again(cell, key, record, base)
             if prediction_id is None:
-                created = await self._submit(cell, key, progress)
-                prediction_id = created.id
+                made = await self._submit(cell, key, record, asked, progress)
+                if isinstance(made, TaskRecord):  # another process settled it meanwhile
+                    settled = await self._elsewhere(cell, key, made, base)
+                    if settled is not None:
+                        return settled
+                    prediction_id, cached = made.prediction_id, True
+                else:
+                    created, prediction_id = made, made.id
+            assert prediction_id is not None
             submitted(prediction_id)
             prediction = created
             if prediction is None or not prediction.finished:
                 prediction = await self.client.wait(prediction_id, submitted=created)
-            return await self._finish(cell, key, prediction)
+            return await self._finish(cell, key, prediction, cached=cached)
         except (AuthenticationError, AccountError):
             raise  # every other cell would fail the same way: stop the run and say why
         except SubmitOutcomeUnknownError as exc:
-            self.store.failed(key, str(exc), None)
+            # The record stays 'submitting': the next run settles it from the history.
             return replace(base, error=str(exc), exception=exc)
         except PredictionNotFoundError as exc:
             self.store.failed(key, str(exc), None, prediction_id)
@@ -244,33 +265,96 @@ class Runner:
                 base, prediction_id=prediction_id, error=str(exc), code=code, exception=exc
             )
 
-    async def _submit(self, cell: CellLike, key: str, progress: Progress) -> Prediction:
-        """Upload, record the intent, submit once, record the task id."""
+    async def _download_again(
+        self, cell: CellLike, key: str, record: TaskRecord, base: CellOutcome
+    ) -> CellOutcome:
+        """A completed cell whose image files are gone: fetched again by its id, never re-paid."""
+        base = replace(base, prediction_id=record.prediction_id, simulated=record.simulated)
+        if record.prediction_id is None:
+            return replace(base, error=FILES_GONE, cached=True)
+        try:
+            prediction = await self.client.get(record.prediction_id)
+        except PredictionNotFoundError:
+            return replace(base, error=EXPIRED.format(id=record.prediction_id), cached=True)
+        return await self._finish(cell, key, prediction, cached=True)
+
+    async def _elsewhere(
+        self, cell: CellLike, key: str, record: TaskRecord, base: CellOutcome
+    ) -> CellOutcome | None:
+        """What another process made of this cell; None when its task must still be polled."""
+        if record.state == "submitting":  # its submitter died mid-submit (we hold the claim)
+            return self._in_doubt(key, replace(base, simulated=record.simulated))
+        outcome = self._from_store(cell, record, False, False, set())
+        if outcome is not None:
+            return outcome
+        if record.state == "completed":
+            return await self._download_again(cell, key, record, base)
+        return None  # 'submitted': polled by its id, like a cell resumed after a crash
+
+    async def _submit(
+        self,
+        cell: CellLike,
+        key: str,
+        record: TaskRecord | None,
+        asked: _Asked,
+        progress: Progress,
+    ) -> Prediction | TaskRecord:
+        """Upload, claim the cell, re-read it, record the intent, submit once, record the id.
+
+        Returns the record instead when another process changed the cell since this run
+        read it (it submitted, finished or failed it): nothing is sent then.
+        """
         # Uploads first (harmless to repeat), so the submit below is a single POST.
         urls = tuple([await self.client.upload(image) for image in cell.request.images])
         sync = self.sync_mode and cell.request.enable_sync_mode
         request = replace(cell.request, images=urls, enable_sync_mode=sync)
-        if sync:
-            # A sync submit lasts as long as the task: serialising them would run the seeds
-            # one by one. Each stays 'submitting' until it answers (settled by the history).
-            return await self._send(key, cell, request, progress)
-        # One submit at a time: a crash (or a cancel) then leaves at most one submit in
-        # doubt, which the service's history can settle on the next run.
-        async with self._submitting:
-            return await self._send(key, cell, request, progress)
+        claim = self.store.claim(key)
+        while not claim.acquire():  # noqa: ASYNC110 - another process holds it: no event to wait on
+            await asyncio.sleep(_CLAIM_POLL_S)
+        try:
+            current = self.store.task(key)
+            in_doubt = current is not None and current.state == "submitting"
+            if _changed(record, current) or (in_doubt and not asked.may_resubmit):
+                assert current is not None
+                return current
+            if sync:
+                # A sync submit lasts as long as the task: serialising them would run the
+                # seeds one by one. Each stays 'submitting' until it answers.
+                return await self._send(key, cell, request, progress)
+            # One submit at a time: a crash (or a cancel) then leaves at most one submit in
+            # doubt, which the service's history can settle on the next run.
+            async with self._submitting:
+                return await self._send(key, cell, request, progress)
+        finally:
+            claim.release()
 
     async def _send(
         self, key: str, cell: CellLike, request: KontextRequest, progress: Progress
     ) -> Prediction:
-        self.store.begin_submit(key, dict(cell.request.describe()), simulated=self.client.simulated)
+        self.store.begin_submit(
+            key,
+            dict(cell.request.describe()),
+            simulated=self.client.simulated,
+            sent=request.payload(),
+        )
         progress.submits += 1
         created = await self.client.submit(request)
         self.store.submitted(key, created.id)
         return created
 
-    async def _finish(self, cell: CellLike, key: str, prediction: Prediction) -> CellOutcome:
-        base = CellOutcome(cell.index, dict(cell.coords), "failed", prediction.id)
-        prediction = prediction.with_local(request=cell.request, simulated=self.client.simulated)
+    async def _finish(
+        self, cell: CellLike, key: str, prediction: Prediction, *, cached: bool = False
+    ) -> CellOutcome:
+        simulated = self.client.simulated
+        base = CellOutcome(
+            cell.index,
+            dict(cell.coords),
+            "failed",
+            prediction.id,
+            cached=cached,
+            simulated=simulated,
+        )
+        prediction = prediction.with_local(request=cell.request, simulated=simulated)
         if prediction.status is Status.FAILED:
             self.store.failed(key, prediction.error or "failed", prediction.code, prediction.id)
             return replace(
@@ -281,6 +365,27 @@ class Runner:
         self.store.completed(key, prediction.id, shas)
         kept = downloaded if self.keep_images else None
         return replace(base, state="done", outputs=tuple(shas), prediction=kept)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What this run may do to one cell: pay for new images, resubmit a settled submit."""
+
+    fresh: bool
+    may_resubmit: bool
+
+
+def _changed(before: TaskRecord | None, now: TaskRecord | None) -> bool:
+    """True when the cell's record is not the one this run decided on (another process wrote)."""
+    if now is None:
+        return False
+    if before is None:
+        return True
+    return (now.state, now.sent_at, now.prediction_id) != (
+        before.state,
+        before.sent_at,
+        before.prediction_id,
+    )
 
 
 def _plan_id(keys: Sequence[str]) -> str:

@@ -27,7 +27,8 @@ async def list_predictions(request: web.Request) -> web.Response:
     """POST /api/v3/predictions with ``{"page": 1, "page_size": 100, "status": ...}``.
 
     Filters: ``model``, ``status``, ``created_after``, ``created_before`` (ISO 8601
-    times). Answers ``data`` with ``page``, ``page_size``, ``total`` and ``items``, newest first.
+    times). Answers ``data`` with ``page``, ``page_size``, ``total`` and ``items``, newest first;
+    each item is a prediction's ``data`` plus its ``input`` (the request body's fields).
     """
     body: Any = {}
     if request.can_read_body:
@@ -48,7 +49,14 @@ async def list_predictions(request: web.Request) -> web.Response:
     state = request.app[STATE]
     request.app[RUNNER].purge()
     total, rows = state.store.db.page(filters, page, page_size)
-    items = [envelope.prediction_data(Prediction.from_record(r), origin(request)) for r in rows]
+    items = []
+    for row in rows:
+        prediction = Prediction.from_record(row)
+        item = envelope.prediction_data(prediction, origin(request))
+        # Like a webhook body, each item carries the task's input: what made it, so a client
+        # can tell its own interrupted submit from another request's task.
+        item["input"] = prediction.input
+        items.append(item)
     data = {"page": page, "page_size": page_size, "total": total, "items": items}
     return envelope.respond(envelope.success(data))
 

@@ -63,7 +63,9 @@ async def sweep(
         chosen_store = store if isinstance(store, Store) else Store(store)
         runner = Runner(active, chosen_store, concurrency=concurrency, on_progress=callback)
         outcomes = await runner.run(plan, retry_failed=retry_failed)
-        return SweepResult(plan, tuple(outcomes), chosen_store, active.simulated)
+        # A fully cached rerun never hears the simulator: the store's records say it was.
+        simulated = active.simulated or any(o.simulated for o in outcomes)
+        return SweepResult(plan, tuple(outcomes), chosen_store, simulated)
     finally:
         if own_client:
             await active.close()

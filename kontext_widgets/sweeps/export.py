@@ -50,7 +50,7 @@ def _parameters(result: SweepView, index: int) -> dict[str, Any]:
         **{k: v for k, v in cell.request.describe().items()},
         "prediction_id": outcome.prediction_id,
         "model": "wavespeed-ai/flux-kontext-pro/multi",
-        "simulated": result.simulated,
+        "simulated": result.simulated or outcome.simulated,
         "software": "kontext-widgets",
     }
 

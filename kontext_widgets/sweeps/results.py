@@ -57,7 +57,7 @@ class SweepResult:
                 error=outcome.error,
                 code=outcome.code,
                 image=str(self.store.image_path(outcome.outputs[0])) if outcome.outputs else None,
-                simulated=self.simulated,
+                simulated=self.simulated or outcome.simulated,
             )
             rows.append(row)
         return rows

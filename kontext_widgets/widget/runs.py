@@ -279,7 +279,7 @@ async def _with_prediction(
             status=Status.COMPLETED,
             images=tuple(OutputImage(url="", data=data) for data in datas),
             request=cell.request,
-            simulated=simulated,
+            simulated=simulated or outcome.simulated,  # the store remembers
         )
     thumbs = host._outputs.thumbs
     for index, image in enumerate(prediction.images):

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +164,15 @@ async def test_a_submit_in_doubt_is_settled_by_the_history(
     store = Store(tmp_path)
     async with kw.Client(base_url=simulator.url) as client:
         # What a crash mid-submit leaves: the intent recorded, the answer never seen.
+        # The runner records the body it is about to send (its uploaded URLs) with the intent.
         doubtful = plan.cells[0]
-        store.begin_submit(task_key(doubtful, client), {"seed": 1}, simulated=True)
+        url = await client.upload(doubtful.request.images[0])
+        sending = replace(doubtful.request, images=(url,), enable_sync_mode=False)
+        store.begin_submit(
+            task_key(doubtful, client), {"seed": 1}, simulated=True, sent=sending.payload()
+        )
         if created_before_crash:
-            await client.submit(doubtful.request)
+            await client.submit(sending)
         result = await sweep(
             prompt="x",
             images=[png_bytes()],

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import threading
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -114,7 +115,10 @@ bad_image = (
 )
 
 VALID: dict[str, st.SearchStrategy[Any]] = {
-    "prompt": st.text(min_size=1, max_size=200).filter(lambda s: s.strip() != ""),
+    # Valid text has something visible: not only whitespace, control or format characters.
+    "prompt": st.text(min_size=1, max_size=200).filter(
+        lambda s: any(not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf") for c in s)
+    ),
     "images": st.lists(url, min_size=1, max_size=5),
     "seed": st.none() | st.integers(-1, 2_147_483_647),
     "guidance_scale": st.floats(1.0, 20.0) | st.integers(1, 20),
@@ -122,7 +126,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "enable_sync_mode": st.booleans(),
 }
 INVALID: dict[str, st.SearchStrategy[Any]] = {
-    "prompt": st.sampled_from(["", "   ", "\n\t"])
+    "prompt": st.sampled_from(["", "   ", "\n\t", "\x1b", "\u200b\x07", "night \udcff"])
     | st.none()
     | st.integers()
     | huge_int

@@ -3,6 +3,10 @@
 Every write is atomic: rows change inside transactions, and image files are
 written to a temporary name and renamed into place, so a killed process leaves
 no half-written record or image. The API key is never written here.
+
+Several processes may share one store: a cell's submit is made under its claim
+(:meth:`Store.claim`, a lock file beside the database) after re-reading its record.
+Any database or file trouble is a :class:`~kontext_widgets.errors.StoreError` in words.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from .guard import Claim, check_layout, guard
 
 #: Where the store lives unless a directory is given: ``KONTEXT_WIDGETS_STORE`` or this,
 #: relative to the working directory (beside the notebook, where people look for results).
@@ -38,7 +44,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     code INTEGER,
     simulated INTEGER NOT NULL DEFAULT 0,
     sent_at REAL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    sent TEXT                           -- the submit body as sent (uploaded URLs), for recovery
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -69,7 +76,8 @@ CREATE TABLE IF NOT EXISTS task_durations (
 
 
 _SELECT = (
-    "SELECT task_key, state, prediction_id, outputs, error, code, simulated, sent_at FROM tasks"
+    "SELECT task_key, state, prediction_id, outputs, error, code, simulated, sent_at, sent"
+    " FROM tasks"
 )
 
 
@@ -85,6 +93,8 @@ class TaskRecord:
     code: int | None
     simulated: bool
     sent_at: float | None
+    #: the submit body as sent (None: not recorded, e.g. by an older version)
+    sent: Mapping[str, Any] | None = None
 
 
 class Store:
@@ -103,15 +113,22 @@ class Store:
         chosen = directory or os.environ.get(STORE_ENV) or DEFAULT_DIRECTORY
         self.directory = Path(chosen).expanduser().resolve()
         self.images_dir = self.directory / "images"
-        self.images_dir.mkdir(parents=True, exist_ok=True)
+        self.claims_dir = self.directory / "claims"
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.directory / "store.sqlite3", isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._db.executescript(_DURATIONS_SCHEMA)
+        check_layout(self.directory)
+        with guard(self.directory):
+            self.images_dir.mkdir(parents=True, exist_ok=True)
+            self.claims_dir.mkdir(exist_ok=True)
+            self._db = sqlite3.connect(
+                self.directory / "store.sqlite3", isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.executescript(_DURATIONS_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+            if "sent" not in columns:  # a store made before the column existed
+                self._db.execute("ALTER TABLE tasks ADD COLUMN sent TEXT")
 
     def __repr__(self) -> str:
         return f"Store({str(self.directory)!r})"
@@ -120,8 +137,13 @@ class Store:
         self._db.close()
 
     @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, guard(self.directory):
+            yield self._db
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, guard(self.directory):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -133,13 +155,13 @@ class Store:
     # -- tasks --------------------------------------------------------------------------------
 
     def task(self, task_key: str) -> TaskRecord | None:
-        with self._lock:
+        with self._read():
             row = self._db.execute(f"{_SELECT} WHERE task_key = ?", (task_key,)).fetchone()
         return _record(row) if row else None
 
     def tasks(self, task_keys: Sequence[str]) -> dict[str, TaskRecord]:
         found: dict[str, TaskRecord] = {}
-        with self._lock:
+        with self._read():
             for start in range(0, len(task_keys), 500):
                 chunk = task_keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -149,20 +171,42 @@ class Store:
         return found
 
     def begin_submit(
-        self, task_key: str, request: Mapping[str, Any], *, simulated: bool
+        self,
+        task_key: str,
+        request: Mapping[str, Any],
+        *,
+        simulated: bool,
+        sent: Mapping[str, Any] | None = None,
     ) -> TaskRecord:
-        """Record the intent before the submit is sent, so a crash mid-submit is noticed."""
+        """Record the intent before the submit is sent, so a crash mid-submit is noticed.
+
+        ``sent`` is the body about to be sent: recovery compares it with the history.
+        """
         now = time.time()
+        body = None if sent is None else json.dumps(sent, default=str)
         with self._tx() as db:
             db.execute(
-                "INSERT INTO tasks (task_key, request, state, simulated, sent_at, updated_at)"
-                " VALUES (?, ?, 'submitting', ?, ?, ?)"
+                "INSERT INTO tasks (task_key, request, state, simulated, sent_at, updated_at, sent)"
+                " VALUES (?, ?, 'submitting', ?, ?, ?, ?)"
                 " ON CONFLICT(task_key) DO UPDATE SET state='submitting', prediction_id=NULL,"
                 " outputs='[]', error='', code=NULL, sent_at=excluded.sent_at,"
-                " updated_at=excluded.updated_at",
-                (task_key, json.dumps(request, default=str), int(simulated), now, now),
+                " updated_at=excluded.updated_at, simulated=excluded.simulated, sent=excluded.sent",
+                (task_key, json.dumps(request, default=str), int(simulated), now, now, body),
             )
-        return TaskRecord(task_key, "submitting", None, (), "", None, simulated, now)
+        return TaskRecord(task_key, "submitting", None, (), "", None, simulated, now, sent)
+
+    def claim(self, task_key: str) -> Claim:
+        """The cell's claim: take it (``acquire()``) before submitting, release after."""
+        return Claim(self.claims_dir, task_key)
+
+    def claimed_elsewhere(self, task_key: str) -> bool:
+        """True while another holder (a live process) is submitting this cell."""
+        claim = self.claim(task_key)
+        with guard(self.directory):
+            if claim.acquire():
+                claim.release()
+                return False
+        return True
 
     def submitted(self, task_key: str, prediction_id: str) -> None:
         self._update(task_key, state="submitted", prediction_id=prediction_id)
@@ -181,7 +225,7 @@ class Store:
         self._update(task_key, state="failed", error=error, code=code, prediction_id=prediction_id)
 
     def known_prediction_ids(self) -> set[str]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT prediction_id FROM tasks WHERE prediction_id IS NOT NULL"
             )
@@ -207,7 +251,7 @@ class Store:
         >>> store.task_seconds("simulator", "m"), store.task_seconds("elsewhere", "m")
         (4.5, None)
         """
-        with self._lock:
+        with self._read():
             row = self._db.execute(
                 "SELECT seconds FROM task_durations WHERE scope = ? AND model = ?", (scope, model)
             ).fetchone()
@@ -249,7 +293,7 @@ class Store:
             )
 
     def runs(self) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT run_id, created_at, axes, fixed, cells FROM runs ORDER BY created_at"
             ).fetchall()
@@ -277,14 +321,19 @@ class Store:
         target = self.image_path(sha)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+        with guard(self.directory):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             # The rename is atomic: a killed process leaves the image whole or absent.
             # (No fsync: it guards against power loss, not a kill, and costs ~10 ms a file.)
             os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            with guard(self.directory):
+                raise exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -311,4 +360,5 @@ def _record(row: tuple[Any, ...]) -> TaskRecord:
         code=row[5],
         simulated=bool(row[6]),
         sent_at=row[7],
+        sent=json.loads(row[8]) if row[8] else None,
     )
