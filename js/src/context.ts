@@ -40,6 +40,9 @@ export class Ctx {
   private readonly localInvalid = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   private seq = 0;
+  /** Why no kernel listens to this view (null while one does): see liveness.ts. */
+  offline: string | null = null;
+  private readonly offlineFns: Array<(reason: string) => void> = [];
 
   constructor(
     readonly model: Model,
@@ -75,8 +78,36 @@ export class Ctx {
   }
 
   send(msg: ToPython, buffers?: ArrayBuffer[]): void {
+    if (this.offline !== null) {
+      if (msg.type !== "frontend_error") this.say(this.offline);
+      return;
+    }
     if (msg.type !== "frontend_error") this.clearLocal();
-    this.model.send(msg, undefined, buffers);
+    try {
+      this.model.send(msg, undefined, buffers);
+    } catch (err) {
+      // The comm died with its kernel (a restart): say that, not "Front end error: Cannot send".
+      this.goOffline(`The kernel of this widget is gone (${err instanceof Error ? err.message : String(err)}).`);
+      if (msg.type !== "frontend_error") this.say(this.offline ?? "");
+    }
+  }
+
+  /** Run `fn` once when the view loses its kernel (at once if it has). */
+  onOffline(fn: (reason: string) => void): void {
+    if (this.offline !== null) fn(this.offline);
+    else this.offlineFns.push(fn);
+  }
+
+  /** No kernel listens any more: every part that sends or counts time stops. */
+  goOffline(reason: string): void {
+    if (this.offline !== null || this.scope.disposed) return;
+    this.offline = reason;
+    for (const p of this.pending.values()) {
+      p.stop();
+      p.reject(new Error(reason));
+    }
+    this.pending.clear();
+    for (const fn of this.offlineFns.splice(0)) this.guard(fn)(reason);
   }
 
   /** addEventListener through the scope, with the handler guarded. */
@@ -208,6 +239,10 @@ export class Ctx {
     this.seq += 1;
     const request_id = `${Date.now().toString(36)}-${this.seq}-${Math.random().toString(36).slice(2, 8)}`;
     return new Promise<Answer<T>>((resolve, reject) => {
+      if (this.offline !== null) {
+        reject(new Error(this.offline));
+        return;
+      }
       const stop = this.scope.timeout(() => {
         this.pending.delete(request_id);
         reject(

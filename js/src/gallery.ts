@@ -1,7 +1,7 @@
 // The gallery: one row per run (newest last), Python's escaped ipyplot HTML plus our
 // per-output actions, placed next to each tile's `[data-kw-output="KEY"]` element.
 import type { Ctx } from "./context";
-import { button, h, keepFocus } from "./dom";
+import { button, h, keepFocus, setText } from "./dom";
 import { ImageState } from "./image-state";
 import { type Row, type RowOutput, readImages, readRows } from "./protocol";
 import type { Viewer } from "./viewer";
@@ -63,7 +63,21 @@ function rowElement(row: Row): HTMLElement {
 
 export function gallery(ctx: Ctx, viewer: Viewer): HTMLElement {
   const list = h("div", { class: "kw-rows" });
-  const el = h("section", { class: "kw-results", "aria-label": "Results" }, list);
+  const older = h("p", { class: "kw-older", role: "note" });
+  const olderText = h("span");
+  const showOlder = button("Show older runs");
+  older.append(olderText, " ", showOlder);
+  ctx.on(showOlder, "click", () => ctx.send({ type: "show_older" }));
+  ctx.watch(["older_runs", "rows"], () => {
+    const count = Number(ctx.get("older_runs") ?? 0);
+    const shown = readRows(ctx.get("rows")).length;
+    older.hidden = !(count > 0);
+    setText(
+      olderText,
+      `Showing the latest ${shown} run${shown === 1 ? "" : "s"}; ${count} older run${count === 1 ? " is" : "s are"} kept.`,
+    );
+  });
+  const el = h("section", { class: "kw-results", "aria-label": "Results" }, older, list);
   const built = new Map<string, { sig: string; el: HTMLElement }>();
   const labels = new Map<string, string>();
 
@@ -85,7 +99,7 @@ export function gallery(ctx: Ctx, viewer: Viewer): HTMLElement {
     for (const [id, entry] of built) if (!keep.has(entry.el)) built.delete(id);
     const same = els.length === list.children.length && els.every((e, i) => list.children[i] === e);
     if (!same) keepFocus(list, () => list.replaceChildren(...els));
-    el.hidden = rows.length === 0;
+    el.hidden = rows.length === 0 && !(Number(ctx.get("older_runs") ?? 0) > 0);
   });
 
   ctx.on<MouseEvent>(list, "click", async (ev) => {

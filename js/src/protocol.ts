@@ -90,6 +90,8 @@ export interface Traits {
   problems: Problem[];
   error: string;
   rows: Row[];
+  older_runs: number;
+  saved_output: string;
   history: HistoryStep[];
   sweep_plan: string;
   sweep_axes: string[];
@@ -105,6 +107,7 @@ export type ToPython =
   | { type: "generate"; fresh?: true }
   | { type: "retry_failed" }
   | { type: "cancel" }
+  | { type: "show_older" }
   | { type: "add_url"; url: string }
   | { type: "add_files"; names: string[] }
   | { type: "remove_image"; id: string }

@@ -21,7 +21,10 @@ export function header(ctx: Ctx): HTMLElement {
     badge.hidden = !sim;
     ctx.root.classList.toggle("kw-is-sim", sim);
   });
-  ctx.watch(["status"], () => setText(status, str(ctx.get("status"))));
+  ctx.watch(["status"], () => {
+    if (ctx.offline === null) setText(status, str(ctx.get("status")));
+  });
+  ctx.onOffline(() => setText(status, `No kernel · ${str(ctx.get("status"))}`));
   ctx.watch(["busy"], () => {
     const busy = ctx.get("busy") === true;
     spinner.hidden = !busy;
@@ -83,6 +86,11 @@ export function jobList(ctx: Ctx): HTMLElement {
       stop();
       stop = null;
     }
+  });
+  ctx.onOffline(() => {
+    // No kernel will end these jobs: their clocks stop where they are.
+    stop?.();
+    stop = null;
   });
   return list;
 }

@@ -11,6 +11,7 @@ import { gallery } from "./gallery";
 import { history } from "./history";
 import { type ImageList, imageList } from "./images";
 import { SUPPRESS, keepKeys } from "./keys";
+import { hideSavedCopy, liveness, offlineBanner } from "./liveness";
 import { type Traits, isHttpUrl } from "./protocol";
 import { ratioPicker } from "./ratio";
 import { seedControls } from "./seeds";
@@ -77,6 +78,7 @@ function build(ctx: Ctx): void {
 
   ctx.root.append(
     header(ctx),
+    offlineBanner(ctx),
     modeSwitch(ctx),
     h(
       "div",
@@ -94,6 +96,8 @@ function build(ctx: Ctx): void {
     viewer.dialog,
   );
   ctx.renderAlerts();
+  hideSavedCopy(ctx);
+  liveness(ctx);
 }
 
 const render: Render<Traits> = ({ model, el }) => {

@@ -58,3 +58,64 @@ class LiveOutput:
             self._handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]
         else:
             self._handle.update(bundle, raw=True)
+
+
+def show_with_saved(
+    widget_bundle: dict[str, Any],
+    saved: dict[str, Any],
+    display_id: str,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Display a widget's live view, then its saved results as an output of their own.
+
+    The saved output gets ``display_id`` so :func:`update_saved` can replace it in place
+    (see :mod:`kontext_widgets.widget.saved_view`). Outside IPython nothing is shown.
+
+    >>> import IPython
+    >>> IPython.get_ipython() is not None or show_with_saved({}, {}, "kw-saved-1") is None
+    True
+    """
+    if not in_ipython():
+        return
+    from IPython.display import display
+
+    display(widget_bundle, raw=True, metadata=metadata or {})  # type: ignore[no-untyped-call]
+    display(saved, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+
+
+def update_saved(saved: dict[str, Any], display_id: str) -> None:
+    """Replace the output shown with ``display_id`` (``update_display_data``).
+
+    >>> import IPython
+    >>> IPython.get_ipython() is not None or update_saved({}, "kw-saved-1") is None
+    True
+    """
+    if not in_ipython():
+        return
+    from IPython.display import update_display
+
+    update_display(saved, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+
+
+def current_cell_id() -> str | None:
+    """The id of the notebook cell running now (JupyterLab and Notebook 7 send it), or None.
+
+    >>> current_cell_id() is None or isinstance(current_cell_id(), str)  # None: no notebook
+    True
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    if get_parent is None:
+        return None
+    try:
+        parent = get_parent()
+    except Exception:  # an older ipykernel wants a channel; none of it matters here
+        return None
+    metadata = parent.get("metadata", {}) if isinstance(parent, dict) else {}
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    return cell_id if isinstance(cell_id, str) and cell_id else None

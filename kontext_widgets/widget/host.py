@@ -54,6 +54,8 @@ class Host(Protocol):
     problems: list[dict[str, Any]]
     error: str
     rows: list[dict[str, Any]]
+    older_runs: int
+    saved_output: str
     history: list[HistoryStep]
     sweep_plan: str
     sweep_axes: list[str]

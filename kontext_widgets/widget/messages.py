@@ -34,6 +34,7 @@ class MessageHost(Host, Protocol):
     def move_image(self, image: str, to: int) -> None: ...
     def use_as_input(self, output: Any, *, index: int = 0, replace: bool = False) -> Any: ...
     def code_for(self, key: Any) -> str: ...
+    def show_older_runs(self) -> int: ...
 
     _runs: Runs
     _sweeps: Sweeps
@@ -127,6 +128,10 @@ def _copy_code(w: MessageHost, content: Mapping[str, Any], buffers: list[bytes])
     w.send({"type": "code", "request_id": request_id, "code": code})
 
 
+def _show_older(w: MessageHost, content: Mapping[str, Any], buffers: list[bytes]) -> None:
+    w.show_older_runs()
+
+
 def _frontend_error(w: MessageHost, content: Mapping[str, Any], buffers: list[bytes]) -> None:
     message = str(content.get("message") or "unknown error")
     log.error("front end error: %s", message)
@@ -146,6 +151,7 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "fetch_input": _fetch_input,
     "copy_code": _copy_code,
     "frontend_error": _frontend_error,
+    "show_older": _show_older,
 }
 
 

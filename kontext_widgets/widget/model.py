@@ -33,6 +33,7 @@ from ..sweeps.results import SweepResult
 from . import plan_view
 from .background import fetch_balance, guard
 from .editing import Editing
+from .lifecycle import Lifecycle, Saved, history_to_json, resolve_session
 from .messages import HANDLERS, dispatch
 from .outputs import Outputs
 from .overrides import apply, apply_sweep
@@ -46,16 +47,11 @@ __all__ = ["KontextWidget"]
 
 log = logging.getLogger("kontext_widgets")
 
-# Read once at import: a missing bundle is a clear FrontendBundleMissingError, not anywidget's
-# bare FileNotFoundError from inside its class machinery.
+# Read once at import: a clear FrontendBundleMissingError, not a bare FileNotFoundError.
 _ESM, _CSS = require_bundle()
 
 
-def _history_to_json(steps: Sequence[HistoryStep], widget: object) -> list[dict[str, object]]:
-    return [step.trait() for step in steps]
-
-
-class KontextWidget(Editing, anywidget.AnyWidget):
+class KontextWidget(Editing, Saved, anywidget.AnyWidget):
     """Edit images with FLUX.1 Kontext [pro] Multi from a notebook: controls plus a gallery.
 
     Display it (``w`` as a cell's last line) for the prompt, input images, aspect ratio,
@@ -74,9 +70,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
     Every Generate, single or sweep, is recorded in the store (``store=``: a
     directory or a :class:`~kontext_widgets.Store`; by default
     ``KONTEXT_WIDGETS_STORE`` or ``./kontext-widgets-store``, made at the first
-    Generate). The same fixed seeds again come from it at no cost ("from the store,
-    $0"; ``generate(fresh=True)`` pays for new ones), random seeds are new on every
-    click, and a run cut by a kernel restart resumes its tasks by id when run again.
+    Generate; ``session``, by default the notebook cell's id, names this widget's record
+    there, so the cell run again, in a new kernel too, brings back its runs and history).
+    The same fixed seeds again come from the store at no cost (``fresh=True`` pays), and
+    a run cut by a kernel restart resumes its tasks by id when run again.
     Sweep mode (``w.mode = "sweep"``; ``sweep_seeds``, ``sweep_guidance``,
     ``sweep_ratios``, ``sweep_prompts``) runs :func:`kontext_widgets.sweep`'s engine.
 
@@ -136,8 +133,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
     problems = t.List(t.Dict()).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     rows = t.List(t.Dict()).tag(sync=True)
+    older_runs = t.Int(0).tag(sync=True)  # runs beyond MAX_ROWS (show_older_runs())
+    saved_output = t.Unicode("").tag(sync=True)  # display id of the saved copy (.lifecycle)
     #: Python sees HistoryStep objects; the front end gets them as dicts (to_json).
-    history = t.List(t.Instance(HistoryStep)).tag(sync=True, to_json=_history_to_json)
+    history = t.List(t.Instance(HistoryStep)).tag(sync=True, to_json=history_to_json)
     sweep_plan = t.Unicode("").tag(sync=True)
     sweep_axes = t.List(t.Unicode()).tag(sync=True)
     sweep_progress = t.Dict().tag(sync=True)
@@ -162,6 +161,7 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         max_concurrency: int = 2,
         on_busy: str = "replace",
         store: Store | str | os.PathLike[str] | None = None,
+        session: str | bool | None = None,
         **unknown: object,
     ) -> None:
         if unknown:
@@ -196,8 +196,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
         self._runs = Runs(self, cancel=self.cancel)
         self._sweeps = Sweeps(self, self._runs)
         self._store_ref = StoreRef(store)
+        self._life = Lifecycle(self, self._runs, self._sweeps, resolve_session(session))
         self._open = True
-        self._replan()
+        self._life.restore()
+        plan_view.replan(self)
         if the_client.has_key and not the_client.simulated:
             self._tasks.in_background(fetch_balance(self))
 
@@ -388,12 +390,10 @@ class KontextWidget(Editing, anywidget.AnyWidget):
             return  # still in __init__ (or closed)
         if change["name"] == "sweep_seeds":
             self._sweeps.draw = random_seed()  # a new count of random seeds: new seeds
-        self._replan()
-
-    def _replan(self) -> None:
         plan_view.replan(self)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
         if not busy and getattr(self, "_open", False):
-            self._replan()  # the store holds what just ran
+            plan_view.replan(self)  # the store holds what just ran
+            self._life.runs_ended()

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
@@ -37,6 +38,8 @@ log = logging.getLogger("kontext_widgets")
 #: Runs kept in the ``rows`` trait (oldest dropped first): every row's thumbnails are saved
 #: in the notebook and resent on each change. ``w.results`` keeps every prediction.
 MAX_ROWS: Final = 8
+#: A second Generate with the same settings within this many seconds is the same click.
+DOUBLE_CLICK_S: Final = 1.0
 
 T = TypeVar("T")
 
@@ -60,6 +63,14 @@ def settings_of(host: Host) -> Settings:
     )
 
 
+def _click(host: Host, fresh: bool) -> object:
+    """What a Generate click asks for: the settings (a drawn seed aside) and the inputs."""
+    settings = settings_of(host)
+    if not settings.seed_locked:
+        settings = dataclasses.replace(settings, seed=0)  # each click draws its own
+    return (settings, tuple(item.id for item in host._inputs.items), fresh, host.on_busy)
+
+
 class Runs:
     """The widget's single runs and gallery rows; queueing and replacing for every run."""
 
@@ -71,7 +82,12 @@ class Runs:
         #: the latest run of either mode (its status is the widget's)
         self.latest: Any = None
         self.count = 0
-        self._rows: dict[str, dict[str, Any]] = {}
+        #: the latest started Generate and what was clicked for it (a double click is one run)
+        self._last: tuple[object, float, asyncio.Task[list[Prediction]]] | None = None
+        #: every row of this widget (restored ones first), in run order
+        self.archive: dict[str, dict[str, Any]] = {}
+        #: how many of the latest rows the ``rows`` trait shows (``show_older`` adds more)
+        self.limit = MAX_ROWS
         self.dropped: set[str] = set()
 
     def predictions(self) -> list[Prediction]:
@@ -88,6 +104,13 @@ class Runs:
         touch(host)
         loop = running_loop()
         problems = self.busy_problems()
+        clicked = _click(host, fresh)
+        last = self._last
+        # The same Generate again at once while it runs: a double click, one run.
+        if last and last[0] == clicked and time.monotonic() - last[1] < DOUBLE_CLICK_S:
+            running = last[2]
+            if not running.done():
+                return running
         try:
             plan, base_seed = plan_run(
                 settings_of(host),
@@ -103,7 +126,9 @@ class Runs:
         self.count += 1
         if not host.seed_locked and not host.seed_list.strip():
             host.seed = base_seed  # drawn for this run: shown before it starts
-        return self.enqueue(loop, lambda waiting: self._execute(plan, fresh, waiting))
+        task = self.enqueue(loop, lambda waiting: self._execute(plan, fresh, waiting))
+        self._last = (clicked, time.monotonic(), task)
+        return task
 
     def enqueue(
         self,
@@ -214,14 +239,30 @@ class Runs:
             self.put_row(row)
             host.simulated = host.client.simulated
 
-    def put_row(self, row: dict[str, Any]) -> None:
-        """Add or replace a gallery row (the oldest are dropped beyond MAX_ROWS)."""
-        self._rows[row["id"]] = row
-        while len(self._rows) > MAX_ROWS:
-            oldest = next(iter(self._rows))
-            del self._rows[oldest]
-            self.dropped.add(oldest)
-        self.host.rows = list(self._rows.values())
+    def put_row(self, row: dict[str, Any], *, restored: bool = False) -> None:
+        """Add or replace a gallery row (only the latest ``limit`` are shown; ``older_runs``
+        says how many are not, and :meth:`show_older` brings them back)."""
+        self.archive[row["id"]] = row
+        if restored:
+            return  # shown by the next put_row or show_rows
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        rows = list(self.archive.values())
+        shown = rows[-self.limit :]
+        self.dropped = {r["id"] for r in rows[: len(rows) - len(shown)]}
+        with self.host.hold_sync():
+            self.host.rows = shown
+            self.host.older_runs = len(rows) - len(shown)
+
+    def show_older(self) -> int:
+        """Show up to MAX_ROWS more of the older rows; how many are shown now."""
+        self.limit += MAX_ROWS
+        self.show_rows()
+        return len(self.host.rows)
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        return list(self.archive.values())
 
 
 async def _with_prediction(

@@ -22,7 +22,10 @@ from ..labels import differing_labels
 from ..prediction import Pending, Prediction, TileState
 from ..request import KontextRequest
 
-__all__ = ["Job", "SingleRun"]
+__all__ = ["BILLED_CANCEL", "Job", "SingleRun"]
+
+#: What a job cancelled after its request reached the service says (the charge stands).
+BILLED_CANCEL = "cancelled after submit: billed"
 
 log = logging.getLogger("kontext_widgets")
 
@@ -43,6 +46,9 @@ class Job:
     error: str = ""
     #: the result came from the store (no submit, nothing paid)
     cached: bool = False
+    #: its request reached the service (a task id came back, or a sync-mode call is open):
+    #: cancelling it now does not undo the charge
+    submitted: bool = False
     prediction: Prediction | None = field(default=None, repr=False)
     exception: BaseException | None = field(default=None, repr=False)
 
@@ -198,9 +204,13 @@ class SingleRun:
         if job.ended:
             return  # cancelled meanwhile: its tile says so already
         if outcome.state == "running":
-            if outcome.prediction_id is None:
-                return  # waiting for its turn to submit: still queued
+            # Reported once it holds a slot (submitting now), then with its task id. In sync
+            # mode that one call lasts the whole task: it runs from then on, not "queued".
+            sync = job.request.enable_sync_mode
+            if outcome.prediction_id is None and not sync:
+                return  # the submit is on its way: queued until the service answers
             job.state, job.started = "running", job.started or time.time()
+            job.submitted = True
         else:
             job.end(outcome)
         self.changed()
@@ -226,6 +236,8 @@ class SingleRun:
         for job in self.jobs:
             if not job.ended:
                 job.state, job.finished = "cancelled", now
+                if job.submitted:
+                    job.error = BILLED_CANCEL
         self.state = "cancelled"
         self.changed()
 

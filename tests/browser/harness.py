@@ -462,3 +462,68 @@ def safe_name(text: str) -> str:
 def http_json(url: str, timeout: float = 10.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as answer:
         return json.loads(answer.read())
+
+
+# ------------------------------------------------------------------- lifecycle helpers
+
+_SAVE_JS = """async () => {
+    await window.jupyterapp.commands.execute('docmanager:save');
+    return true;
+}"""
+_RESTART_JS = """async () => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    await kernel.restart();  // no dialog: the kernel connection's own restart
+    return true;
+}"""
+_RUN_CELL_JS = """async (index) => {
+    const app = window.jupyterapp;
+    app.shell.currentWidget.content.activeCellIndex = index;
+    await app.commands.execute('notebook:run-cell');
+    return true;
+}"""
+_OUTPUT_DATA_JS = """(index) => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    const outputs = cells.get(index).outputs;
+    const found = [];
+    for (let j = 0; j < outputs.length; j++) found.push(outputs.get(j).toJSON());
+    return found;
+}"""
+
+
+def save_notebook(nb: NotebookPage) -> None:
+    """Save the notebook as the user's Ctrl+S does (with the front end's default settings)."""
+    nb.page.evaluate(_SAVE_JS)
+
+
+def restart_kernel(nb: NotebookPage) -> None:
+    """Restart the notebook's kernel (what Kernel > Restart does, without its dialog)."""
+    nb.page.evaluate(_RESTART_JS)
+
+
+def run_cell(nb: NotebookPage, index: int) -> None:
+    """Run one cell (0-based) of the open notebook."""
+    nb.page.evaluate(_RUN_CELL_JS, index)
+
+
+def cell_outputs(nb: NotebookPage, index: int) -> list[dict[str, Any]]:
+    """The outputs of one cell as the front end's notebook model holds them (nbformat JSON)."""
+    found: list[dict[str, Any]] = nb.page.evaluate(_OUTPUT_DATA_JS, index)
+    return found
+
+
+def block_the_network(page: Page, allowed_host: str = "127.0.0.1") -> list[str]:
+    """Abort every request to another host (a CDN, the internet); the list of those aborted."""
+    from urllib.parse import urlparse
+
+    aborted: list[str] = []
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        if urlparse(url).hostname == allowed_host:
+            route.continue_()
+        else:
+            aborted.append(url)
+            route.abort()
+
+    page.route("**/*", handle)
+    return aborted

@@ -21,7 +21,7 @@ from kontext_widgets.inputs import InputList
 from kontext_widgets.prediction import OutputImage, Prediction
 from kontext_widgets.widget import messages, plan_view, settings
 from kontext_widgets.widget.outputs import Outputs, input_answer
-from kontext_widgets.widget.single_run import SingleRun
+from kontext_widgets.widget.single_run import BILLED_CANCEL, SingleRun
 from kontext_widgets.widget.tasks import Tasks
 
 from ..conftest import png_bytes
@@ -192,3 +192,25 @@ def test_messages_dispatch_without_a_comm(tmp_path: Path) -> None:
     assert messages.dispatch(w, {"type": "generate"}, [])
     assert "event loop" in w.error
     w.close()
+
+
+def test_sync_mode_jobs_run_from_their_submit_and_cancelled_submits_say_billed() -> None:
+    """Issue 11: sync-mode chips said "queued" for the whole run; Cancel hid the charge."""
+    images = InputList()
+    images.add_url("https://example.com/a.png")
+    plan, _ = plan_run(
+        Settings(prompt="x", seed=1, seed_locked=True, compare=2, sync_mode=True),
+        images.items,
+        run_id="run1",
+        draw_seed=lambda: 0,
+    )
+    run = SingleRun(plan, simulated=True, on_change=lambda r: None)
+    run.start_running()
+    run.on_progress(Progress(total=2), CellOutcome(0, {"seed": 1}, "running"))
+    assert run.jobs[0].state == "running"  # the one sync call is open: running, with a clock
+    assert run.jobs[0].started is not None
+    assert run.jobs[1].state == "queued"
+    run.cancel_now()
+    assert run.jobs[0].error == BILLED_CANCEL == "cancelled after submit: billed"
+    assert run.jobs[1].state == "cancelled"
+    assert run.jobs[1].error == ""
