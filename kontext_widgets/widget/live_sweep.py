@@ -84,10 +84,13 @@ class LiveSweep:
             position = self._position.get(outcome.index)
             if position is not None:
                 self.outcomes[position] = outcome
+            # A cell the store holds from a simulated run stays simulated, whatever answers now.
+            self.simulated = self.simulated or outcome.simulated
         self.changed.set()
 
     def finish(self, outcomes: Sequence[CellOutcome]) -> None:
         self.outcomes = list(outcomes)
+        self.simulated = self.simulated or any(o.simulated for o in self.outcomes)
         self.state = "finished"
 
     def cancel_now(self, state: SweepState = "cancelled", error: str = "") -> None:

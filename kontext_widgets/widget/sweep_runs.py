@@ -323,7 +323,7 @@ class Sweeps:
             if live is self.runs.latest:
                 host.sweep_progress = live.progress_trait()
                 host.status = live.status() + (f" · {waiting} queued" if waiting > 0 else "")
-            host.simulated = host.client.simulated
+            host.simulated = host.client.simulated or live.simulated
 
     def _row(self, live: LiveSweep) -> dict[str, Any]:
         outputs: list[dict[str, str]] = []

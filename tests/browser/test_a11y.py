@@ -161,7 +161,6 @@ def _show_every_state(ui: KontextUI, image_url: str) -> None:
     ui.wait(lambda: ui.alert_text() != "", "an alert about the empty prompt")
 
 
-@pytest.mark.parametrize("jupyter", ["lab"], indirect=True)
 def test_text_contrast_meets_wcag_aa_in_light_and_dark(open_notebook: OpenNotebook) -> None:
     nb = open_notebook(SETUP_CELL.replace("{LATENCY}", "0.1"), SWEEP_CELL)
     ui, setup = KontextUI.start(nb)

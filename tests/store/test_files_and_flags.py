@@ -78,3 +78,27 @@ async def test_the_simulated_flag_survives_a_cached_rerun(
     for path in images:
         with Image.open(path) as image:
             assert json.loads(image.text["parameters"])["simulated"] is True
+
+
+async def test_the_widget_says_simulated_after_a_cached_sweep(
+    make_simulator: MakeSimulator, tmp_path: Path
+) -> None:
+    from kontext_widgets import KontextWidget
+
+    server = make_simulator(latency_s=0.0)
+    store = tmp_path / "store"
+    async with kw.Client(base_url=server.url) as client:
+        await sweep(**GRID, client=client, store=store, progress=False)
+    # A new kernel's widget on the same store: every cell comes from it, the client hears nothing.
+    async with kw.Client(base_url=server.url) as client:
+        w = KontextWidget(client=client, store=store, prompt="make it night", images=[PERSON])
+        try:
+            result = await w.sweep(seed=[1, 2], guidance_scale=[2.5, 4.0])
+        finally:
+            await w.aclose()
+        assert not client.simulated
+    assert server.stats()["tasks_created"] == 4
+    assert all(o.cached for o in result.outcomes)
+    assert result.simulated
+    assert w.simulated
+    assert "SIMULATED" in result.summary()
