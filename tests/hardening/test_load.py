@@ -35,8 +35,11 @@ SWEEP_MEMORY_BOUND = 64 * 1024 * 1024
 
 def _config(seed: int) -> SimulatorConfig:
     return SimulatorConfig(
-        latency_s=0.0,
+        # Tasks take a moment, so the restart always finds some submitted and not yet done:
+        # their polls then meet a server that never knew them (404), as the test means to.
+        latency_s=0.3,
         output_long_side=64,
+        state_dir=None,  # the restarted server forgets every task, whatever the environment
         allow_remote_fetch=False,  # the input comes from a loopback server
         rate_limit_rate=0.06,
         error_rate=0.03,
