@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +73,20 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def start_simulator(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """The simulator as its own process on a free port (a test stops it); returns it and its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kontext_widgets.simulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    return process, line[line.index("http://") :].strip()
+
+
+def stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "/_simulator/stats") as answer:
+        return dict(json.load(answer))

@@ -7,18 +7,17 @@ before every seed is done, then the same settings run again with the same store.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from ..conftest import start_simulator, stats
 
 SCRIPT = """
 import asyncio, sys
@@ -37,23 +36,6 @@ async def main():
         print(",".join(p.status.value for p in predictions))
 asyncio.run(main())
 """
-
-
-def start_simulator(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """The simulator as its own process on a free port; returns it and its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kontext_widgets.simulator", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    return process, line[line.index("http://") :].strip()
-
-
-def stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/_simulator/stats") as answer:
-        return dict(json.load(answer))
 
 
 def completed(store_dir: Path) -> int:

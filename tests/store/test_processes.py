@@ -11,11 +11,11 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from ..conftest import start_simulator, stats
 
 SWEEP = """
 import asyncio, json, sys, time
@@ -35,23 +35,6 @@ async def main():
                       "ids": [o.prediction_id for o in result.outcomes]}))
 asyncio.run(main())
 """
-
-
-def start_simulator(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """The simulator as its own process on a free port; returns it and its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kontext_widgets.simulator", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    return process, line[line.index("http://") :].strip()
-
-
-def stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/_simulator/stats") as answer:
-        return dict(json.load(answer))
 
 
 @pytest.mark.parametrize("processes", [2, 4])
