@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+from ..simulator.directives import MARKER
 from .answers import ENDING_STATUSES, MAX_OUTPUTS
 from .api import Client, OnUpdate
-from .markers import MARKER, find_marker
+from .markers import find_marker
 from .media import MAX_OUTPUT_PIXELS, check_image
 from .polling import REMOTE_POLL_FLOOR_S, DurationEstimate, DurationMemory, PollPolicy
 from .redaction import Redactor

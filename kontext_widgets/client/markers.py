@@ -8,19 +8,16 @@ prompt. So a prompt holding one is sent only to an endpoint known to be the simu
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidRequestError, KontextError, Problem
+from ..simulator.directives import MARKER
 from .endpoint import is_real_service
 
 if TYPE_CHECKING:
     from .host import ClientHost
 
 log = logging.getLogger("kontext_widgets")
-
-#: The simulator's marker syntax: ``[simulate:ITEM, ITEM…]``, any case.
-MARKER = re.compile(r"\[simulate:[^\]]*\]", re.IGNORECASE)
 
 
 def find_marker(prompt: str) -> str | None:

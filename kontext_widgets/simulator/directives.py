@@ -61,7 +61,9 @@ REDIRECT_KINDS = ("ftp", "file", "data", "javascript", "nohost", "loop", "ok")
 #: The ends a ``status=`` directive may ask for.
 END_STATUSES = ("cancelled", "timeout", "deleted")
 
-_MARKER = re.compile(r"\[simulate:([^\]]*)\]", re.IGNORECASE)
+#: The marker syntax, ``[simulate:ITEM, ITEM…]`` in any case; the client refuses to send it
+#: to the real service, so both read it from here.
+MARKER = re.compile(r"\[simulate:([^\]]*)\]", re.IGNORECASE)
 
 
 class DirectiveError(ValueError):
@@ -114,7 +116,7 @@ def parse(prompt: str) -> Directives:
     nsfw = False
     output: OutputFault | None = None
     end_status: str | None = None
-    for marker in _MARKER.finditer(prompt):
+    for marker in MARKER.finditer(prompt):
         for raw in marker.group(1).split(","):
             item = raw.strip().lower()
             name, _, value = item.partition("=")
@@ -149,7 +151,7 @@ def strip(prompt: str) -> str:
     >>> strip("make it blue  [simulate:fail=5003] please")
     'make it blue please'
     """
-    return " ".join(_MARKER.sub(" ", prompt).split())
+    return " ".join(MARKER.sub(" ", prompt).split())
 
 
 def _code(value: str) -> int:
